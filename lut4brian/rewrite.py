@@ -1,0 +1,296 @@
+"""
+The preprocessor: find the parts of Brian2 equations that depend only on one
+variable and replace them by `Table` calls.
+"""
+
+import functools
+import sys
+
+import numpy as np
+import sympy
+from brian2.core.functions import DEFAULT_FUNCTIONS, Function
+from brian2.core.namespace import DEFAULT_CONSTANTS, DEFAULT_UNITS
+from brian2.equations.codestrings import Expression
+from brian2.equations.equations import DIFFERENTIAL_EQUATION, SUBEXPRESSION, Equations, SingleEquation
+from brian2.parsing.sympytools import str_to_sympy, sympy_to_str
+from brian2.units.fundamentalunits import Quantity, get_dimensions
+from brian2.utils.logger import get_logger
+
+from ._brian_internals import register_function
+from .grid import ExpressionTable, Grid
+
+__all__ = ["tabulate", "tabulated"]
+
+logger = get_logger(__name__)
+
+#: Names that change during a run even though no equation defines them.
+_RUN_TIME_NAMES = {"t", "dt", "t_in_timesteps", "i", "j", "N", "lastspike", "not_refractory"}
+_IMPURE_FUNCTIONS = {"rand", "randn", "poisson", "timestep"}
+#: sympy class names of Brian2's deterministic default functions.
+_PURE_SYMPY_FUNCTIONS = {
+    type(str_to_sympy(f"{name}(x)")).__name__
+    for name in DEFAULT_FUNCTIONS
+    if name not in _IMPURE_FUNCTIONS and name not in ("clip",)
+}
+
+
+def tabulate(equations, namespace=None, level=0, **grid):
+    """
+    Replace the parts of ``equations`` that depend only on one variable by
+    lookup tables.
+
+    Parameters
+    ----------
+    equations : str or `Equations`
+        The model equations.
+    namespace : dict, optional
+        Values of external constants. By default they are taken from the
+        caller's namespace, as Brian2's ``run()`` does.
+    level : int, optional
+        How many frames above the caller to look for external constants.
+    **grid
+        Exactly one keyword: the table variable, with its grid as
+        ``(low, high, step)`` in the variable's unit, e.g.
+        ``v=(-100*mV, 50*mV, 0.1*mV)``.
+
+    Returns
+    -------
+    `Equations`
+        The equations with table calls, ready for `NeuronGroup` or
+        `SpatialNeuron` (e.g. with ``method='exponential_euler'``).
+
+    Notes
+    -----
+    Subexpressions that depend only on the table variable are inlined; the
+    largest subtrees that depend only on the table variable and constants and
+    contain something costly (a function call or a division) become tables.
+    An equation ``dx/dt = P(v) - Q(v)*x`` (gating kinetics in any of the usual
+    forms) becomes ``dx/dt = Q(v)*(x_inf(v) - x)`` with two tables, the rate
+    ``Q`` and the steady state ``x_inf = P/Q``. Outside the grid, tables are
+    clamped to their end values and a warning is given after the run. A table
+    is rebuilt before a run when a constant it depends on has changed.
+
+    Examples
+    --------
+    >>> from brian2 import mV, ms
+    >>> eqs = tabulate('''dn/dt = (n_inf - n)/(5*ms) : 1
+    ...                   n_inf = 1/(1 + exp(-(v + 40*mV)/(5*mV))) : 1
+    ...                   v : volt''', v=(-100*mV, 50*mV, 0.1*mV))
+    >>> print(eqs['n'].expr)  # doctest: +ELLIPSIS
+    200.0*Hz*(lut_n_inf...(v) - n)
+    """
+    if len(grid) != 1:
+        raise TypeError(
+            "Name exactly one table variable with its grid, e.g. "
+            f"tabulate(eqs, v=(-100*mV, 50*mV, 0.1*mV)); got {sorted(grid) or 'none'}."
+        )
+    (var, bounds), = grid.items()
+    if not isinstance(equations, Equations):
+        equations = Equations(equations)
+    if var in equations:
+        dim = equations[var].dim
+    elif var in equations.identifiers:
+        dim = None  # e.g. v in SpatialNeuron equations: its unit comes from the grid
+    else:
+        raise ValueError(
+            f"The equations have no variable '{var}' to tabulate over; they define "
+            f"{', '.join(sorted(equations.names))}."
+        )
+    grid = Grid.from_range(var, bounds, dim)
+    resolve = _resolver(namespace, sys._getframe(level + 1))
+    return _Rewriter(equations, grid, resolve).run()
+
+
+def tabulated(namespace=None, **grid):
+    """
+    Decorator: the decorated function returns equations, the result of the
+    decorated function is their tabulated version (see `tabulate`).
+
+    Examples
+    --------
+    >>> from brian2 import mV, ms
+    >>> @tabulated(v=(-100*mV, 50*mV, 0.1*mV))
+    ... def gate():
+    ...     return '''dn/dt = (1/(1 + exp(-(v + 40*mV)/(5*mV))) - n)/(5*ms) : 1
+    ...               v : volt'''
+    >>> 'lut_n_inf' in str(gate())
+    True
+    """
+
+    def decorate(make_equations):
+        @functools.wraps(make_equations)
+        def make_tabulated(*args, **kwargs):
+            equations = make_equations(*args, **kwargs)
+            caller = sys._getframe(1)
+            fallback = namespace if namespace is not None else _ChainedFrame(caller, make_equations.__globals__)
+            return tabulate(equations, namespace=fallback, **grid)
+
+        return make_tabulated
+
+    return decorate
+
+
+class _ChainedFrame(dict):
+    """The caller's locals and globals, then the defining module's globals."""
+
+    def __init__(self, frame, extra):
+        super().__init__()
+        self.frame, self.extra = frame, extra
+
+    def __missing__(self, name):
+        for scope in (self.frame.f_locals, self.frame.f_globals, self.extra):
+            if name in scope:
+                return scope[name]
+        raise KeyError(name)
+
+    def __contains__(self, name):
+        try:
+            self[name]
+        except KeyError:
+            return False
+        return True
+
+
+def _resolver(namespace, frame):
+    """Look up an external name the way Brian2's ``run()`` will."""
+    scopes = [namespace] if namespace is not None else [frame.f_locals, frame.f_globals]
+    scopes += [DEFAULT_CONSTANTS, DEFAULT_UNITS, DEFAULT_FUNCTIONS]
+
+    def resolve(name):
+        if namespace is None:
+            scopes[0] = frame.f_locals  # refreshed: locals may have changed
+        for scope in scopes:
+            if name in scope:
+                return scope[name]
+        return None
+
+    return resolve
+
+
+def _is_constant(value):
+    if isinstance(value, (Function, bool, str)) or value is None:
+        return False
+    try:
+        return np.ndim(value) == 0 and np.isfinite(float(np.asarray(value)))
+    except (TypeError, ValueError):
+        return False
+
+
+class _Rewriter:
+    def __init__(self, equations, grid, resolve):
+        self.equations = equations
+        self.grid = grid
+        self.var = sympy.Symbol(grid.name, real=True)
+        self.resolve = resolve
+        self.constants = {}
+        self.tables = {}  # sympy expression -> ExpressionTable
+        self.functions = {n: f for n, f in DEFAULT_FUNCTIONS.items() if n not in _IMPURE_FUNCTIONS}
+        external = equations.identifiers - set(equations.names) - _RUN_TIME_NAMES - {grid.name}
+        for name in external:
+            value = resolve(name)
+            if _is_constant(value):
+                self.constants[name] = value if isinstance(value, Quantity) else Quantity(value)
+        self.inline = self._var_only_subexpressions()
+
+    # --- what depends on the table variable only -------------------------
+    def _only_var(self, expr):
+        """True if ``expr`` depends on nothing but the table variable and constants."""
+        names = {str(s) for s in expr.free_symbols} - {self.grid.name}
+        if not names <= set(self.constants):
+            return False
+        return all(type(f).__name__ in _PURE_SYMPY_FUNCTIONS for f in expr.atoms(sympy.Function))
+
+    def _worth_a_table(self, expr):
+        if self.var not in expr.free_symbols or not self._only_var(expr):
+            return False
+        if expr.atoms(sympy.Function):
+            return True
+        return any(p.exp.is_negative or not p.exp.is_integer for p in expr.atoms(sympy.Pow)
+                   if self.var in p.base.free_symbols or self.var in p.exp.free_symbols)
+
+    def _var_only_subexpressions(self):
+        inline = {}
+        for eq in self.equations.ordered:
+            if eq.type != SUBEXPRESSION or "constant over dt" in eq.flags:
+                continue
+            expr = self._sympy(eq.expr.code, inline)
+            if self._only_var(expr):
+                inline[sympy.Symbol(eq.varname, real=True)] = expr
+        return inline
+
+    def _sympy(self, code, inline=None):
+        expr = str_to_sympy(code)
+        inline = self.inline if inline is None else inline
+        return expr.xreplace(inline) if inline else expr
+
+    # --- replacing subtrees by tables -------------------------------------
+    def _table_call(self, expr, hint):
+        table = self.tables.get(expr)
+        if table is None:
+            table = ExpressionTable(
+                sympy_to_str(expr), self.grid, self._constants_of(expr), self.resolve, self.functions,
+                name=f"lut_{hint}*",
+            )
+            self.tables[expr] = table
+        return sympy.Function(table.name)(self.var)
+
+    def _constants_of(self, expr):
+        return {str(s): self.constants[str(s)] for s in expr.free_symbols if str(s) in self.constants}
+
+    def _replace(self, expr, hint):
+        if self._only_var(expr):
+            return self._table_call(expr, hint) if self._worth_a_table(expr) else expr
+        if isinstance(expr, (sympy.Add, sympy.Mul)):
+            inside = [a for a in expr.args if self._only_var(a)]
+            outside = [self._replace(a, hint) for a in expr.args if not self._only_var(a)]
+            if inside:
+                group = expr.func(*inside)
+                inside = [self._table_call(group, hint) if self._worth_a_table(group) else group]
+            return expr.func(*inside, *outside)
+        if expr.args:
+            return expr.func(*(self._replace(a, hint) for a in expr.args))
+        return expr
+
+    def _gating(self, expr, varname):
+        """``P(v) - Q(v)*x`` as ``Q(v)*(x_inf(v) - x)``, or None."""
+        x = sympy.Symbol(varname, real=True)
+        rate = -sympy.diff(expr, x)
+        drive = expr.subs(x, 0)
+        if x in rate.free_symbols or not (self._only_var(rate) and self._only_var(drive)):
+            return None
+        if not (self._worth_a_table(rate) or self._worth_a_table(drive)):
+            return None
+        steady = drive / rate
+        rate_call = self._table_call(rate, f"{varname}_rate") if self.var in rate.free_symbols else rate
+        if self.var in rate.free_symbols and np.any(np.asarray(self.tables[rate].values) == 0):
+            return None  # the steady state would be 0/0 where the rate vanishes
+        steady_call = self._table_call(steady, f"{varname}_inf") if self._worth_a_table(steady) else steady
+        return rate_call * (steady_call - x)
+
+    def _rewrite(self, eq):
+        expr = self._sympy(eq.expr.code)
+        new = None
+        if eq.type == DIFFERENTIAL_EQUATION and eq.varname != self.grid.name:
+            new = self._gating(expr, eq.varname)
+        if new is None:
+            new = self._replace(expr, eq.varname)
+        return new if self.tables and new != str_to_sympy(eq.expr.code) else None
+
+    def run(self):
+        rewritten = []
+        for eq in self.equations.ordered:
+            new = self._rewrite(eq) if eq.expr is not None else None
+            if new is not None:
+                eq = SingleEquation(eq.type, eq.varname, dimensions=eq.dim, var_type=eq.var_type,
+                                    expr=Expression(sympy_to_str(new)), flags=eq.flags)
+            rewritten.append(eq)
+        if not self.tables:
+            logger.warn(
+                f"Nothing in these equations is worth tabulating over '{self.grid.name}': "
+                "they are returned unchanged.", name_suffix="nothing_tabulated")
+            return self.equations
+        for table in self.tables.values():
+            register_function(table)
+        logger.debug(f"Tabulated {len(self.tables)} expressions: "
+                     + "; ".join(f"{t.name} = {t.code}" for t in self.tables.values()))
+        return Equations(rewritten)
