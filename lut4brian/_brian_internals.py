@@ -52,15 +52,17 @@ def report_range_in_standalone(table):
         return
     record = f"brian::{table.name}_range"
     unit = str(get_unit(table.arg_dim))
+    low, high = f"{table.low_!r}", f"{table.high_!r}"
     code = f"""
-    if ({record}[0] < {table.low_!r} || {record}[1] > {table.high_!r}) {{
+    if ({record}[0] < {low} || {record}[1] > {high}) {{
         std::cout << "WARNING lut4brian: the argument of table '{table.name}' left its grid "
-                  << "[{table.low_!r}, {table.high_!r}] {unit} (reached " << {record}[0]
-                  << " and " << {record}[1] << " {unit}); values there were clamped "
-                  << "to the end of the grid." << std::endl;
+                  << "[{low}, {high}] {unit} (reached";
+        if ({record}[0] < {low}) std::cout << " " << {record}[0] << " {unit}";
+        if ({record}[1] > {high}) std::cout << " " << {record}[1] << " {unit}";
+        std::cout << "); values there were clamped to the end of the grid." << std::endl;
     }}
-    {record}[0] = {table.low_!r};
-    {record}[1] = {table.high_!r};
+    {record}[0] = {low};
+    {record}[1] = {high};
 """
     if code not in device.code_lines["after_network_run"]:
         device.insert_code("after_network_run", code)

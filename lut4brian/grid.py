@@ -11,6 +11,7 @@ from brian2.units.fundamentalunits import (
     Quantity,
     fail_for_dimension_mismatch,
     get_dimensions,
+    get_unit,
     have_same_dimensions,
 )
 from brian2.utils.logger import get_logger
@@ -51,9 +52,8 @@ class Grid:
         for what, value in zip(("low", "high", "step"), bounds):
             if not have_same_dimensions(value, Quantity(1, dim=dim)):
                 raise DimensionMismatchError(
-                    f"The grid {what} of '{name}' is {value!r}, but '{name}' has units of "
-                    f"{Quantity(1, dim=dim).dimensions!s}: give all three grid values in "
-                    f"the variable's unit.",
+                    f"The grid {what} of '{name}' is {value!r}, but '{name}' is in units of "
+                    f"{get_unit(dim)!s}: give all three grid values in the variable's unit.",
                     get_dimensions(value),
                     dim,
                 )

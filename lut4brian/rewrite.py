@@ -237,18 +237,29 @@ class _Rewriter:
     def _constants_of(self, expr):
         return {str(s): self.constants[str(s)] for s in expr.free_symbols if str(s) in self.constants}
 
-    def _replace(self, expr, hint):
-        if self._only_var(expr):
-            return self._table_call(expr, hint) if self._worth_a_table(expr) else expr
+    def _replace(self, expr, hint, keep_linear=False):
+        """
+        Replace the largest costly subtrees of ``expr`` that depend only on the
+        table variable by tables. In sums and products they are grouped, with
+        constant factors, into one table. With ``keep_linear`` (in the table
+        variable's own equation), factors without a cost such as (v - E_Na)
+        stay outside, so that exponential_euler still sees that equation as
+        linear in the variable, exactly as in the original equations.
+        """
         if isinstance(expr, (sympy.Add, sympy.Mul)):
-            inside = [a for a in expr.args if self._only_var(a)]
-            outside = [self._replace(a, hint) for a in expr.args if not self._only_var(a)]
-            if inside:
-                group = expr.func(*inside)
-                inside = [self._table_call(group, hint) if self._worth_a_table(group) else group]
-            return expr.func(*inside, *outside)
+            inside, outside = [], []
+            for arg in expr.args:
+                constant = isinstance(expr, sympy.Mul) and self.var not in arg.free_symbols
+                wanted = self._worth_a_table(arg) or (self._only_var(arg) and (constant or not keep_linear))
+                (inside if wanted else outside).append(arg)
+            group = expr.func(*inside)
+            if self._worth_a_table(group):
+                inside = [self._table_call(group, hint)]
+            return expr.func(*inside, *(self._replace(a, hint, keep_linear) for a in outside))
+        if self._worth_a_table(expr):
+            return self._table_call(expr, hint)
         if expr.args:
-            return expr.func(*(self._replace(a, hint) for a in expr.args))
+            return expr.func(*(self._replace(a, hint, keep_linear) for a in expr.args))
         return expr
 
     def _gating(self, expr, varname):
@@ -256,7 +267,7 @@ class _Rewriter:
         x = sympy.Symbol(varname, real=True)
         rate = -sympy.diff(expr, x)
         drive = expr.subs(x, 0)
-        if x in rate.free_symbols or not (self._only_var(rate) and self._only_var(drive)):
+        if rate == 0 or x in rate.free_symbols or not (self._only_var(rate) and self._only_var(drive)):
             return None
         if not (self._worth_a_table(rate) or self._worth_a_table(drive)):
             return None
@@ -273,7 +284,7 @@ class _Rewriter:
         if eq.type == DIFFERENTIAL_EQUATION and eq.varname != self.grid.name:
             new = self._gating(expr, eq.varname)
         if new is None:
-            new = self._replace(expr, eq.varname)
+            new = self._replace(expr, eq.varname, keep_linear=eq.varname == self.grid.name)
         return new if self.tables and new != str_to_sympy(eq.expr.code) else None
 
     def run(self):

@@ -66,7 +66,7 @@ static inline double %NAME%(const double x)
 def _cython_code(table):
     return _fill(
         """
-cdef inline double %NAME%(const double x):
+cdef inline double %NAME%(const double x) noexcept nogil:
     global _namespace%NAME%_values, _namespace%NAME%_range
     cdef double f = x * %SCALE% - %OFFSET%
     if not (f >= 0.0):
@@ -88,10 +88,9 @@ cdef inline double %NAME%(const double x):
     )
 
 
-def _numpy_function(table):
+def _numpy_function(table, extremes):
     values = table.values_
     slopes = table._slopes
-    extremes = table.extremes_
     scale = 1.0 / table.step_
     offset = table.low_ / table.step_
     last = float(table.size - 1)
@@ -99,9 +98,11 @@ def _numpy_function(table):
     def clamp(x, f):
         # Rarely taken: only when the argument left the grid (or is NaN).
         x = np.asarray(x, dtype=float)
-        extremes[0] = min(extremes[0], np.nanmin(x))
-        extremes[1] = max(extremes[1], np.nanmax(x))
-        return np.clip(np.nan_to_num(f, nan=0.0), 0.0, last), np.isnan(x)
+        nans = np.isnan(x)
+        if not nans.all():
+            extremes[0] = min(extremes[0], x[~nans].min())
+            extremes[1] = max(extremes[1], x[~nans].max())
+        return np.clip(np.nan_to_num(f, nan=0.0), 0.0, last), nans
 
     def lookup(x):
         f = x * scale - offset
@@ -224,7 +225,9 @@ class Table(Function, Nameable, CacheKey):
 
     def _call_with_units(self, x):
         fail_for_dimension_mismatch(x, Quantity(1, dim=self.arg_dim), f"The argument of table '{self.name}'")
-        return Quantity(_numpy_function(self)(np.asarray(x, dtype=float)), dim=self.dim)
+        # Direct calls are not part of a run: their excursions are not reported.
+        lookup = _numpy_function(self, extremes=np.array([-np.inf, np.inf]))
+        return Quantity(lookup(np.asarray(x, dtype=float)), dim=self.dim)
 
     def _namespace(self, owner):
         self.before_codegen()
@@ -233,7 +236,7 @@ class Table(Function, Nameable, CacheKey):
     def _add_implementations(self):
         def numpy_impl(owner):
             self.before_codegen()
-            return _numpy_function(self)
+            return _numpy_function(self, self.extremes_)
 
         self.implementations.add_dynamic_implementation("numpy", numpy_impl)
         for target, generate in Table.implementations.items():

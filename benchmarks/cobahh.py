@@ -1,0 +1,175 @@
+"""
+Brian2's COBAHH network (examples/COBAHH.py) run with its exact equations and
+with lut4brian's tables, side by side in one process.
+
+    python benchmarks/cobahh.py --target {numpy,cython,cpp_standalone} \\
+        --neurons 4000 --duration-ms 200 [--repeats 3]
+
+Prints one JSON line. Times are medians of the simulation alone (for
+cpp_standalone the binary's run); the two variants alternate ``--repeats``
+times so that their ratio holds on a noisy machine, and ``speedup`` is the
+median of the per-repeat ratios. Compilation is reported apart (``build_s``).
+For numpy, the exact equations are timed with Brian2's default preferences
+(``exact_default_s``, one run) and with ``discard_units = True``
+(``exact_s``); ``speedup`` is against the faster, ``speedup_vs_default``
+against the default.
+"""
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+
+import numpy as np
+from brian2 import (
+    Network, NeuronGroup, SpikeMonitor, StateMonitor, Synapses, defaultclock, device,
+    mV, ms, prefs, seed, set_device,
+)
+
+from lut4brian import models, tabulate
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def build_network(equations, namespace, n_neurons, record_every):
+    """COBAHH with Brian2's example parameters (80% excitatory, p = 0.02)."""
+    seed(4321)
+    n_exc = int(0.8 * n_neurons)
+    P = NeuronGroup(n_neurons, equations, threshold="v>-20*mV", refractory=3 * ms,
+                    method="exponential_euler", namespace=namespace)
+    Ce = Synapses(P[:n_exc], P, on_pre="ge+=we", namespace=namespace)
+    Ci = Synapses(P[n_exc:], P, on_pre="gi+=wi", namespace=namespace)
+    Ce.connect(p=0.02)
+    Ci.connect(p=0.02)
+    P.v = "El + (randn() * 5 - 5)*mV"
+    P.ge = "(randn() * 1.5 + 4) * 10.*nS"
+    P.gi = "(randn() * 12 + 20) * 10.*nS"
+    spikes = SpikeMonitor(P)
+    trace = StateMonitor(P, "v", record=np.arange(0, n_neurons, record_every), dt=0.1 * ms)
+    return Network(P, Ce, Ci, spikes, trace), spikes, trace
+
+
+def variants(step_mV):
+    equations, namespace = models.cobahh()
+    lut = tabulate(equations, v=(-100 * mV, 100 * mV, step_mV * mV), namespace=namespace)
+    return {"exact": (equations, namespace), "lut": (lut, namespace)}
+
+
+def max_dv_first_5ms(trace_exact, trace_lut):
+    first = trace_exact.t < 5 * ms
+    return float(np.max(np.abs(trace_exact.v[:, first] - trace_lut.v[:, first])) / mV)
+
+
+def timed_runs(run, names, repeats):
+    """Alternate the variants; per-variant medians and median per-repeat ratio."""
+    times = {name: [] for name in names}
+    for _ in range(repeats):
+        for name in names:
+            times[name].append(run(name))
+    ratios = [e / l for e, l in zip(times["exact"], times["lut"])]
+    return {name: float(np.median(t)) for name, t in times.items()}, float(np.median(ratios))
+
+
+def bench_runtime(args, duration):
+    prefs.codegen.target = args.target
+    prefs.codegen.runtime.cython.cache_dir = os.path.join(ROOT, "build", "cython_cache")
+    prefs.codegen.runtime.numpy.discard_units = True
+    nets = {}
+    build_s = 0.0
+    for name, (equations, namespace) in variants(args.step_mv).items():
+        nets[name] = build_network(equations, namespace, args.neurons, args.record_every)
+        start = time.time()
+        nets[name][0].run(defaultclock.dt)  # compiles (cython) outside the timed runs
+        build_s += time.time() - start
+        nets[name][0].store()
+
+    def run(name):
+        net = nets[name][0]
+        net.restore()
+        start = time.time()
+        net.run(duration)
+        return time.time() - start
+
+    medians, speedup = timed_runs(run, ["exact", "lut"], args.repeats)
+    result = dict(exact_s=medians["exact"], lut_s=medians["lut"], speedup=speedup, build_s=build_s)
+    if args.target == "numpy":
+        prefs.codegen.runtime.numpy.discard_units = False
+        result["exact_default_s"] = run("exact")
+        result["speedup_vs_default"] = result["exact_default_s"] / result["lut_s"]
+        # The speed-up counts against the faster exact configuration.
+        result["speedup"] = min(speedup, result["speedup_vs_default"])
+    result.update(outcome(nets))
+    return result
+
+
+def outcome(nets):
+    (_, sp_e, tr_e), (_, sp_l, tr_l) = nets["exact"], nets["lut"]
+    return dict(spikes_exact=int(sp_e.num_spikes), spikes_lut=int(sp_l.num_spikes),
+                max_dv_first_5ms_mV=max_dv_first_5ms(tr_e, tr_l))
+
+
+def bench_standalone(args, duration):
+    workdir = tempfile.mkdtemp(prefix="lut4brian_bench_")
+    nets, dirs, build_s = {}, {}, 0.0
+    try:
+        for name, (equations, namespace) in variants(args.step_mv).items():
+            dirs[name] = os.path.join(workdir, name)
+            set_device("cpp_standalone", directory=dirs[name], build_on_run=False)
+            nets[name] = build_network(equations, namespace, args.neurons, args.record_every)
+            nets[name][0].run(duration)
+            start = time.time()
+            device.build(directory=dirs[name], compile=True, run=True, with_output=False)
+            build_s += time.time() - start - device.timers["run_binary"]
+            nets[name] = (None,) + tuple(_Fetched(mon) for mon in nets[name][1:])
+            device.reinit()
+            device.activate()
+
+        def run(name):
+            start = time.time()
+            subprocess.run(["./main"], cwd=dirs[name], check=True, stdout=subprocess.DEVNULL)
+            return time.time() - start
+
+        medians, speedup = timed_runs(run, ["exact", "lut"], args.repeats)
+        result = dict(exact_s=medians["exact"], lut_s=medians["lut"], speedup=speedup, build_s=build_s)
+        result.update(outcome(nets))
+        return result
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+class _Fetched:
+    """A monitor's results, kept after the standalone device is reset."""
+
+    def __init__(self, monitor):
+        if isinstance(monitor, SpikeMonitor):
+            self.num_spikes = monitor.num_spikes
+        else:
+            self.t, self.v = monitor.t[:], monitor.v[:]
+
+
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--target", choices=["numpy", "cython", "cpp_standalone"], default="cython")
+    parser.add_argument("--neurons", type=int, default=4000)
+    parser.add_argument("--duration-ms", type=float, default=200.0)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--dt-ms", type=float, default=0.01)
+    parser.add_argument("--step-mv", type=float, default=0.1, help="table grid step in mV")
+    parser.add_argument("--record-every", type=int, default=400, help="record v of every k-th neuron (10 of 4000)")
+    args = parser.parse_args()
+    defaultclock.dt = args.dt_ms * ms
+    duration = args.duration_ms * ms
+    bench = bench_standalone if args.target == "cpp_standalone" else bench_runtime
+    result = dict(target=args.target, neurons=args.neurons, duration_ms=args.duration_ms,
+                  dt_ms=args.dt_ms, step_mV=args.step_mv, repeats=args.repeats)
+    result.update(bench(args, duration))
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,103 @@
+"""
+Reference Hodgkin-Huxley-type models, written as Brian2 users write them.
+
+Each function returns ``(equations, namespace)``: an equation string with its
+rates in the published form, and the constants it needs. They serve the
+tests, benchmarks and examples, and as starting points.
+"""
+
+from brian2.units import cm, mV, ms, msiemens, nA, nS, siemens, uA, ufarad, umetre
+
+__all__ = ["cobahh", "hh1952", "wang_buzsaki"]
+
+
+def cobahh():
+    """
+    The Traub-Miles neuron of Brian2's ``examples/COBAHH.py`` (rates with
+    ``exprel``), with excitatory and inhibitory conductances ``ge``, ``gi``
+    and an injected current ``I``.
+    """
+    area = 20000 * umetre**2
+    namespace = dict(
+        Cm=1 * ufarad * cm**-2 * area,
+        gl=5e-5 * siemens * cm**-2 * area,
+        El=-60 * mV, EK=-90 * mV, ENa=50 * mV,
+        g_na=100 * msiemens * cm**-2 * area,
+        g_kd=30 * msiemens * cm**-2 * area,
+        VT=-63 * mV,
+        taue=5 * ms, taui=10 * ms, Ee=0 * mV, Ei=-80 * mV,
+        we=6 * nS, wi=67 * nS,
+    )
+    equations = """
+    dv/dt = (gl*(El-v)+ge*(Ee-v)+gi*(Ei-v)-
+             g_na*(m*m*m)*h*(v-ENa)-
+             g_kd*(n*n*n*n)*(v-EK) + I)/Cm : volt
+    dm/dt = alpha_m*(1-m)-beta_m*m : 1
+    dn/dt = alpha_n*(1-n)-beta_n*n : 1
+    dh/dt = alpha_h*(1-h)-beta_h*h : 1
+    dge/dt = -ge*(1./taue) : siemens
+    dgi/dt = -gi*(1./taui) : siemens
+    alpha_m = 0.32*(mV**-1)*4*mV/exprel((13*mV-v+VT)/(4*mV))/ms : Hz
+    beta_m = 0.28*(mV**-1)*5*mV/exprel((v-VT-40*mV)/(5*mV))/ms : Hz
+    alpha_h = 0.128*exp((17*mV-v+VT)/(18*mV))/ms : Hz
+    beta_h = 4./(1+exp((40*mV-v+VT)/(5*mV)))/ms : Hz
+    alpha_n = 0.032*(mV**-1)*5*mV/exprel((15*mV-v+VT)/(5*mV))/ms : Hz
+    beta_n = .5*exp((10*mV-v+VT)/(40*mV))/ms : Hz
+    I : amp
+    """
+    return equations, namespace
+
+
+def hh1952():
+    """
+    Hodgkin and Huxley's squid axon (1952), per unit area, in the modern sign
+    convention (rest near -65 mV). The rates are written with ``1 - exp``, so
+    that alpha_m and alpha_n are 0/0 at -40 mV and -55 mV.
+    """
+    namespace = dict(
+        C=1 * ufarad, gNa=120 * msiemens, gK=36 * msiemens, gL=0.3 * msiemens,
+        ENa=50 * mV, EK=-77 * mV, EL=-54.387 * mV,
+    )
+    equations = """
+    dv/dt = (gNa*m**3*h*(ENa-v) + gK*n**4*(EK-v) + gL*(EL-v) + I)/C : volt
+    dm/dt = alpha_m*(1-m) - beta_m*m : 1
+    dh/dt = alpha_h*(1-h) - beta_h*h : 1
+    dn/dt = alpha_n*(1-n) - beta_n*n : 1
+    alpha_m = 0.1/mV*(v+40*mV)/(1-exp(-(v+40*mV)/(10*mV)))/ms : Hz
+    beta_m = 4*exp(-(v+65*mV)/(18*mV))/ms : Hz
+    alpha_h = 0.07*exp(-(v+65*mV)/(20*mV))/ms : Hz
+    beta_h = 1/(exp(-(v+35*mV)/(10*mV))+1)/ms : Hz
+    alpha_n = 0.01/mV*(v+55*mV)/(1-exp(-(v+55*mV)/(10*mV)))/ms : Hz
+    beta_n = 0.125*exp(-(v+65*mV)/(80*mV))/ms : Hz
+    I : amp
+    """
+    return equations, namespace
+
+
+def wang_buzsaki():
+    """
+    Wang and Buzsaki's (1996) interneuron, as in lut4brian 0.1.0's example:
+    instantaneous sodium activation and a temperature factor of 5 on h and n.
+    """
+    namespace = dict(
+        Cm=1 * ufarad, gL=0.1 * msiemens, EL=-65 * mV, ENa=55 * mV, EK=-90 * mV,
+        gNa=35 * msiemens, gK=9 * msiemens, phi=5,
+    )
+    equations = """
+    dv/dt = (-gNa*minf**3*h*(v-ENa) - gK*n**4*(v-EK) - gL*(v-EL) + I)/Cm : volt
+    minf = alpha_m/(alpha_m + beta_m) : 1
+    alpha_m = 0.1/mV*10*mV/exprel(-(v+35*mV)/(10*mV))/ms : Hz
+    beta_m = 4*exp(-(v+60*mV)/(18*mV))/ms : Hz
+    dh/dt = phi*(alpha_h*(1-h) - beta_h*h) : 1
+    alpha_h = 0.07*exp(-(v+58*mV)/(20*mV))/ms : Hz
+    beta_h = 1/(exp(-0.1/mV*(v+28*mV)) + 1)/ms : Hz
+    dn/dt = phi*(alpha_n*(1-n) - beta_n*n) : 1
+    alpha_n = 0.01/mV*10*mV/exprel(-(v+34*mV)/(10*mV))/ms : Hz
+    beta_n = 0.125*exp(-(v+44*mV)/(80*mV))/ms : Hz
+    I : amp
+    """
+    return equations, namespace
+
+
+#: A current that makes each model fire regularly, for single-neuron tests.
+DRIVE = {"cobahh": 0.5 * nA, "hh1952": 10 * uA, "wang_buzsaki": 1 * uA}

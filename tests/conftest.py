@@ -1,0 +1,39 @@
+import os
+
+import pytest
+from brian2 import defaultclock, device, ms, prefs, set_device
+from brian2.devices.device import reset_device
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TARGETS = ["numpy", "cython", "cpp_standalone"]
+
+
+def pytest_configure(config):
+    # Compiled cython modules go to the build folder, never the home directory.
+    prefs.codegen.runtime.cython.cache_dir = os.path.join(ROOT, "build", "cython_cache")
+
+
+@pytest.fixture(autouse=True)
+def brian_defaults():
+    """Every test starts on the runtime device with the numpy target and dt = 0.1 ms."""
+    prefs.codegen.target = "numpy"
+    prefs.codegen.runtime.numpy.discard_units = False
+    defaultclock.dt = 0.1 * ms
+    yield
+    reset_device("runtime")
+    device.reinit()
+    prefs.codegen.target = "numpy"
+
+
+def use_target(target, directory, build_on_run=True):
+    """Select a Brian2 target; cpp_standalone builds into ``directory``."""
+    if target == "cpp_standalone":
+        set_device("cpp_standalone", directory=str(directory), build_on_run=build_on_run)
+    else:
+        prefs.codegen.target = target
+
+
+def build(target, directory):
+    """Build and run a cpp_standalone project set up with ``build_on_run=False``."""
+    if target == "cpp_standalone":
+        device.build(directory=str(directory))
