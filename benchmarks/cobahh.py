@@ -24,32 +24,11 @@ import tempfile
 import time
 
 import numpy as np
-from brian2 import (
-    Network, NeuronGroup, SpikeMonitor, StateMonitor, Synapses, defaultclock, device,
-    mV, ms, prefs, seed, set_device,
-)
+from brian2 import SpikeMonitor, defaultclock, device, mV, ms, prefs, set_device
 
 from lut4brian import models, tabulate
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def build_network(equations, namespace, n_neurons, record_every):
-    """COBAHH with Brian2's example parameters (80% excitatory, p = 0.02)."""
-    seed(4321)
-    n_exc = int(0.8 * n_neurons)
-    P = NeuronGroup(n_neurons, equations, threshold="v>-20*mV", refractory=3 * ms,
-                    method="exponential_euler", namespace=namespace)
-    Ce = Synapses(P[:n_exc], P, on_pre="ge+=we", namespace=namespace)
-    Ci = Synapses(P[n_exc:], P, on_pre="gi+=wi", namespace=namespace)
-    Ce.connect(p=0.02)
-    Ci.connect(p=0.02)
-    P.v = "El + (randn() * 5 - 5)*mV"
-    P.ge = "(randn() * 1.5 + 4) * 10.*nS"
-    P.gi = "(randn() * 12 + 20) * 10.*nS"
-    spikes = SpikeMonitor(P)
-    trace = StateMonitor(P, "v", record=np.arange(0, n_neurons, record_every), dt=0.1 * ms)
-    return Network(P, Ce, Ci, spikes, trace), spikes, trace
 
 
 def variants(step_mV):
@@ -80,7 +59,7 @@ def bench_runtime(args, duration):
     nets = {}
     build_s = 0.0
     for name, (equations, namespace) in variants(args.step_mv).items():
-        nets[name] = build_network(equations, namespace, args.neurons, args.record_every)
+        nets[name] = models.cobahh_network(equations, namespace, args.neurons, args.record)
         start = time.time()
         nets[name][0].run(defaultclock.dt)  # compiles (cython) outside the timed runs
         build_s += time.time() - start
@@ -118,7 +97,7 @@ def bench_standalone(args, duration):
         for name, (equations, namespace) in variants(args.step_mv).items():
             dirs[name] = os.path.join(workdir, name)
             set_device("cpp_standalone", directory=dirs[name], build_on_run=False)
-            nets[name] = build_network(equations, namespace, args.neurons, args.record_every)
+            nets[name] = models.cobahh_network(equations, namespace, args.neurons, args.record)
             nets[name][0].run(duration)
             start = time.time()
             device.build(directory=dirs[name], compile=True, run=True, with_output=False)
@@ -160,7 +139,7 @@ def main():
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--dt-ms", type=float, default=0.01)
     parser.add_argument("--step-mv", type=float, default=0.1, help="table grid step in mV")
-    parser.add_argument("--record-every", type=int, default=400, help="record v of every k-th neuron (10 of 4000)")
+    parser.add_argument("--record", type=int, default=10, help="neurons whose v is compared")
     args = parser.parse_args()
     defaultclock.dt = args.dt_ms * ms
     duration = args.duration_ms * ms

@@ -6,9 +6,11 @@ rates in the published form, and the constants it needs. They serve the
 tests, benchmarks and examples, and as starting points.
 """
 
+import numpy as np
+from brian2 import Network, NeuronGroup, SpikeMonitor, StateMonitor, Synapses, seed
 from brian2.units import cm, mV, ms, msiemens, nA, nS, siemens, uA, ufarad, umetre
 
-__all__ = ["cobahh", "hh1952", "wang_buzsaki"]
+__all__ = ["cobahh", "cobahh_network", "hh1952", "wang_buzsaki"]
 
 
 def cobahh():
@@ -46,6 +48,31 @@ def cobahh():
     I : amp
     """
     return equations, namespace
+
+
+def cobahh_network(equations, namespace, neurons=4000, record=10, random_seed=4321):
+    """
+    The network of Brian2's ``examples/COBAHH.py`` (80% excitatory, p = 0.02,
+    random initial state) built from ``equations``, exact or tabulated.
+
+    Returns ``(network, spikes, trace)``: a `Network`, its `SpikeMonitor` and
+    a `StateMonitor` of ``v`` (every 0.1 ms) of ``record`` evenly spaced neurons.
+    The same ``random_seed`` gives the same connections and initial state.
+    """
+    seed(random_seed)
+    n_exc = int(0.8 * neurons)
+    group = NeuronGroup(neurons, equations, threshold="v>-20*mV", refractory=3 * ms,
+                        method="exponential_euler", namespace=namespace)
+    exc = Synapses(group[:n_exc], group, on_pre="ge+=we", namespace=namespace)
+    inh = Synapses(group[n_exc:], group, on_pre="gi+=wi", namespace=namespace)
+    exc.connect(p=0.02)
+    inh.connect(p=0.02)
+    group.v = "El + (randn() * 5 - 5)*mV"
+    group.ge = "(randn() * 1.5 + 4) * 10.*nS"
+    group.gi = "(randn() * 12 + 20) * 10.*nS"
+    spikes = SpikeMonitor(group)
+    trace = StateMonitor(group, "v", record=np.arange(0, neurons, max(1, neurons // record)), dt=0.1 * ms)
+    return Network(group, exc, inh, spikes, trace), spikes, trace
 
 
 def hh1952():

@@ -190,18 +190,27 @@ class _Rewriter:
             value = resolve(name)
             if _is_constant(value):
                 self.constants[name] = value if isinstance(value, Quantity) else Quantity(value)
-        self.inline = self._var_only_subexpressions()
+        self._var_only_subexpressions()
 
     # --- what depends on the table variable only -------------------------
+    # Subexpressions that depend only on the table variable stay symbols while
+    # the structure is analysed (so that x_inf**3 is still a power of x_inf)
+    # and are inlined when a table is built.
     def _only_var(self, expr):
         """True if ``expr`` depends on nothing but the table variable and constants."""
         names = {str(s) for s in expr.free_symbols} - {self.grid.name}
-        if not names <= set(self.constants):
+        if not names <= set(self.constants) | self.inline_names:
             return False
         return all(type(f).__name__ in _PURE_SYMPY_FUNCTIONS for f in expr.atoms(sympy.Function))
 
+    def _expand(self, expr):
+        return expr.xreplace(self.inline)
+
     def _worth_a_table(self, expr):
-        if self.var not in expr.free_symbols or not self._only_var(expr):
+        if not self._only_var(expr):
+            return False
+        expr = self._expand(expr)
+        if self.var not in expr.free_symbols:
             return False
         if expr.atoms(sympy.Function):
             return True
@@ -209,22 +218,20 @@ class _Rewriter:
                    if self.var in p.base.free_symbols or self.var in p.exp.free_symbols)
 
     def _var_only_subexpressions(self):
-        inline = {}
+        self.inline, self.inline_names = {}, set()
         for eq in self.equations.ordered:
             if eq.type != SUBEXPRESSION or "constant over dt" in eq.flags:
                 continue
-            expr = self._sympy(eq.expr.code, inline)
+            expr = str_to_sympy(eq.expr.code)
             if self._only_var(expr):
-                inline[sympy.Symbol(eq.varname, real=True)] = expr
-        return inline
-
-    def _sympy(self, code, inline=None):
-        expr = str_to_sympy(code)
-        inline = self.inline if inline is None else inline
-        return expr.xreplace(inline) if inline else expr
+                self.inline[sympy.Symbol(eq.varname, real=True)] = self._expand(expr)
+                self.inline_names.add(eq.varname)
 
     # --- replacing subtrees by tables -------------------------------------
     def _table_call(self, expr, hint):
+        if expr in self.inline:
+            hint = str(expr)  # the table of a subexpression is named after it
+        expr = self._expand(expr)
         table = self.tables.get(expr)
         if table is None:
             table = ExpressionTable(
@@ -246,12 +253,15 @@ class _Rewriter:
         stay outside, so that exponential_euler still sees that equation as
         linear in the variable, exactly as in the original equations.
         """
+        if self._is_power_of_table(expr):
+            # x_inf(v)**3 interpolated is 3 times less accurate than x_inf(v) interpolated, then cubed
+            return self._table_call(expr.base, hint) ** expr.exp
         if isinstance(expr, (sympy.Add, sympy.Mul)):
             inside, outside = [], []
             for arg in expr.args:
-                constant = isinstance(expr, sympy.Mul) and self.var not in arg.free_symbols
+                constant = isinstance(expr, sympy.Mul) and self.var not in self._expand(arg).free_symbols
                 wanted = self._worth_a_table(arg) or (self._only_var(arg) and (constant or not keep_linear))
-                (inside if wanted else outside).append(arg)
+                (outside if self._is_power_of_table(arg) or not wanted else inside).append(arg)
             group = expr.func(*inside)
             if self._worth_a_table(group):
                 inside = [self._table_call(group, hint)]
@@ -262,6 +272,10 @@ class _Rewriter:
             return expr.func(*(self._replace(a, hint, keep_linear) for a in expr.args))
         return expr
 
+    def _is_power_of_table(self, expr):
+        return (isinstance(expr, sympy.Pow) and expr.exp.is_Integer and expr.exp > 1
+                and self._worth_a_table(expr.base))
+
     def _gating(self, expr, varname):
         """``P(v) - Q(v)*x`` as ``Q(v)*(x_inf(v) - x)``, or None."""
         x = sympy.Symbol(varname, real=True)
@@ -271,21 +285,29 @@ class _Rewriter:
             return None
         if not (self._worth_a_table(rate) or self._worth_a_table(drive)):
             return None
+        rate_call = rate
+        if self.var in self._expand(rate).free_symbols:
+            known = set(self.tables)
+            rate_call = self._table_call(rate, f"{varname}_rate")
+            key = self._expand(rate)
+            if np.any(np.asarray(self.tables[key].values) == 0):
+                if key not in known:
+                    del self.tables[key]
+                return None  # the steady state would be 0/0 where the rate vanishes
         steady = drive / rate
-        rate_call = self._table_call(rate, f"{varname}_rate") if self.var in rate.free_symbols else rate
-        if self.var in rate.free_symbols and np.any(np.asarray(self.tables[rate].values) == 0):
-            return None  # the steady state would be 0/0 where the rate vanishes
         steady_call = self._table_call(steady, f"{varname}_inf") if self._worth_a_table(steady) else steady
         return rate_call * (steady_call - x)
 
     def _rewrite(self, eq):
-        expr = self._sympy(eq.expr.code)
+        if eq.varname in self.inline_names:
+            return None  # inlined wherever it is used; kept exact for monitors
+        expr = str_to_sympy(eq.expr.code)
         new = None
         if eq.type == DIFFERENTIAL_EQUATION and eq.varname != self.grid.name:
             new = self._gating(expr, eq.varname)
         if new is None:
             new = self._replace(expr, eq.varname, keep_linear=eq.varname == self.grid.name)
-        return new if self.tables and new != str_to_sympy(eq.expr.code) else None
+        return None if new == expr else new
 
     def run(self):
         rewritten = []

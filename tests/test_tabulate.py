@@ -84,7 +84,8 @@ def test_decorator():
 
 def test_removable_singularity_gets_its_limit():
     # alpha_m of HH 1952 is 0/0 at -40 mV, a grid point here
-    lut = tabulate("a = 0.1/mV*(v+40*mV)/(1-exp(-(v+40*mV)/(10*mV)))/ms : Hz\nv : volt", v=(-50 * mV, -30 * mV, 1 * mV))
+    lut = tabulate("dx/dt = a*(1 - x) : 1\na = 0.1/mV*(v+40*mV)/(1-exp(-(v+40*mV)/(10*mV)))/ms : Hz\nv : volt",
+                   v=(-50 * mV, -30 * mV, 1 * mV))
     (name,) = table_names(lut)
     table = DEFAULT_FUNCTIONS[name]
     assert np.isfinite(np.asarray(table.values)).all()
@@ -94,7 +95,7 @@ def test_removable_singularity_gets_its_limit():
 
 def test_pole_is_refused_with_the_expression():
     with pytest.raises(ValueError, match=r"not finite at v = -40\. mV.*pole"):
-        tabulate("a = 1/(v + 40*mV)/ms : Hz\nv : volt", v=(-50 * mV, -30 * mV, 1 * mV))
+        tabulate("dx/dt = mV/(v + 40*mV)/ms : 1\nv : volt", v=(-50 * mV, -30 * mV, 1 * mV))
 
 
 def test_depend_rebuilds_table_when_a_constant_changes():
