@@ -1,5 +1,15 @@
-"""lut4brian: automatic lookup tables for Brian2 equations."""
+"""
+lut4brian: automatic lookup tables for Hodgkin-Huxley-type models in Brian2.
+
+`tabulate` (or the `tabulated` decorator) rewrites the parts of Brian2
+equations that depend only on one variable into `Table` calls. The names of
+lut4brian 0.1.0 (``lut4brian.Xmin/Xmax/dX/tbl``, `lutinit`, `lutinterpol`)
+remain for the scripts written for it.
+"""
+
+from . import compat as lut4brian
+from .compat import lutinit, lutinterpol
 from .rewrite import tabulate, tabulated
 from .table import Table
 
-__all__ = ["Table", "tabulate", "tabulated"]
+__all__ = ["Table", "tabulate", "tabulated", "lut4brian", "lutinit", "lutinterpol"]

@@ -23,6 +23,8 @@ Examples
 2.5 5.0
 """
 
+import hashlib
+
 import numpy as np
 from brian2.core.functions import Function
 from brian2.utils.stringtools import replace
@@ -40,9 +42,8 @@ dX = None
 #: The table, a 2-D array: one row per curve, one column per grid point.
 tbl = None
 
-# The name of the function in generated code, and of its table there.
+# The name of the function in generated code.
 _NAME = "lutinterpol"
-_TABLE_KEY = "lutinterpol_table"
 
 
 class _Grid:
@@ -167,12 +168,12 @@ def _numpy_lookup(grid):
     return lookup
 
 
-def _constants(grid):
+def _constants(grid, key):
     # Written into the code as literals: Brian2 refuses scalars in a
     # function's namespace. repr() keeps every bit of a float.
     return {
         "%NAME%": _NAME,
-        "%TABLE%": _TABLE_KEY,
+        "%TABLE%": key,
         "%XMIN%": repr(grid.xmin),
         "%XMAX%": repr(grid.xmax),
         "%DX%": repr(grid.dx),
@@ -219,15 +220,43 @@ cdef double %NAME%(const double x, const int k):
 """
 
 
-def _code_generator(template):
-    def code(owner):
-        return replace(template, _constants(_grid()))
+# Cython: each code object gets its namespace when it is created, so one
+# name serves every table, and a new table with the same grid needs no new
+# compilation.
+_CYTHON_KEY = f"{_NAME}_table"
 
-    return code
+
+def _cython_code(owner):
+    return replace(_CYTHON_CODE, _constants(_grid(), _CYTHON_KEY))
 
 
-def _namespace(owner):
-    return {_TABLE_KEY: _grid().flat}
+def _cython_namespace(owner):
+    return {_CYTHON_KEY: _grid().flat}
+
+
+# cpp_standalone: the code is generated at each run(), but the namespaces are
+# only collected at the build, after the last run, into one array per name.
+# So that a run reads the table it was generated for, each table gets a name
+# of its own, and every table that code was generated for is handed over.
+_cpp_tables = {}
+
+
+def _cpp_key(grid):
+    digest = hashlib.sha1(grid.flat.tobytes() + repr(grid.flat.shape).encode())
+    return f"{_NAME}_table_{digest.hexdigest()[:16]}"
+
+
+def _cpp_code(owner):
+    grid = _grid()
+    key = _cpp_key(grid)
+    _cpp_tables[key] = grid.flat
+    return replace(_CPP_CODE, _constants(grid, key))
+
+
+def _cpp_namespace(owner):
+    # Brian2 asks for it right after the code of the same code object, and
+    # again at the build, when the module variables may have changed again.
+    return dict(_cpp_tables)
 
 
 def _numpy_implementation(owner):
@@ -253,13 +282,15 @@ class LutInterpol(Function):
     -----
     For ``x <= Xmin`` the first column is returned, for ``x >= Xmax`` the last
     one. A NaN argument or a row ``k`` outside the table gives NaN. The module
-    variables are read when code is generated (at each ``run()``, or at the
-    build on cpp_standalone) and at each direct call.
+    variables are read at each direct call and whenever code is generated,
+    i.e. at each ``run()``: a run uses the table set before it, on every
+    target (on cpp_standalone too, where all runs are built at the end).
     """
 
-    #: Code templates per Brian2 target. Another device can add its own
-    #: (e.g. ``'cuda'``) before `lutinterpol` is used.
-    implementations = {"cpp": _CPP_CODE, "cython": _CYTHON_CODE}
+    #: ``(code, namespace)`` per Brian2 target, both callables of the owner
+    #: as for `add_dynamic_implementation`. Another device can add its own
+    #: (e.g. ``'cuda'``) before `lutinterpol` is created.
+    implementations = {"cpp": (_cpp_code, _cpp_namespace), "cython": (_cython_code, _cython_namespace)}
 
     def __init__(self):
         Function.__init__(
@@ -273,10 +304,8 @@ class LutInterpol(Function):
         # Dynamic implementations, because the table is only known (and may
         # change) after import; the numpy one is dynamic for the same reason.
         self.implementations.add_dynamic_implementation("numpy", _numpy_implementation)
-        for target, template in LutInterpol.implementations.items():
-            self.implementations.add_dynamic_implementation(
-                target, _code_generator(template), namespace=_namespace, name=_NAME
-            )
+        for target, (code, namespace) in LutInterpol.implementations.items():
+            self.implementations.add_dynamic_implementation(target, code, namespace=namespace, name=_NAME)
 
 
 #: ``lutinterpol(x, k)``, to be used in model equations; see `LutInterpol`.

@@ -105,8 +105,8 @@ def check_points(seed=1):
     return x, k
 
 
-def interp_reference(x, k, table=None):
-    table = wb_tables(X) if table is None else table
+def interp_reference(x, k):
+    table = wb_tables(X)
     return np.array([np.interp(xi, X, table[ki]) for xi, ki in zip(x, k)])
 
 
@@ -118,25 +118,19 @@ def keep_module_variables():
         setattr(lut4brian, name, value)
 
 
-@pytest.fixture(scope="session")
-def cython_cache(tmp_path_factory):
-    return str(tmp_path_factory.mktemp("cython_cache"))
-
-
 class use_target:
     """Run Brian2 on ``target`` in ``directory`` (the cwd), then restore everything."""
 
-    def __init__(self, target, directory, cython_cache):
-        self.target, self.directory, self.cython_cache = target, str(directory), cython_cache
+    def __init__(self, target, directory, build_on_run=True):
+        self.target, self.directory = target, str(directory)
+        self.build_on_run = build_on_run
 
     def __enter__(self):
         self.cwd = os.getcwd()
-        self.prefs = (prefs.codegen.target, prefs.codegen.runtime.cython.cache_dir)
         os.chdir(self.directory)
-        prefs.codegen.runtime.cython.cache_dir = self.cython_cache
         if self.target == "cpp_standalone":
             standalone_dir = os.path.join(self.directory, "standalone_output")
-            set_device("cpp_standalone", directory=standalone_dir, build_on_run=True)
+            set_device("cpp_standalone", directory=standalone_dir, build_on_run=self.build_on_run)
         else:
             prefs.codegen.target = self.target
         defaultclock.dt = DT
@@ -147,7 +141,7 @@ class use_target:
             device.reinit()
             device.activate()
             reset_device()
-        prefs.codegen.target, prefs.codegen.runtime.cython.cache_dir = self.prefs
+        prefs.codegen.target = "numpy"
         defaultclock.dt = 0.1 * ms
         os.chdir(self.cwd)
 
@@ -168,9 +162,9 @@ def wb_group(equations):
     return group
 
 
-def simulate_script(target, directory, cython_cache):
+def simulate_script(target, directory):
     """0.1.0's example script plus a group that evaluates lutinterpol at check points."""
-    with use_target(target, directory, cython_cache):
+    with use_target(target, directory):
         before = sorted(os.listdir("."))
         set_wb_table()
         lutinit()
@@ -193,14 +187,14 @@ def simulate_script(target, directory, cython_cache):
 
 
 @pytest.fixture(scope="module")
-def script_results(tmp_path_factory, cython_cache):
+def script_results(tmp_path_factory):
     """Run the script once per target (compiling is the slow part) and keep the results."""
     results = {}
 
     def get(target):
         if target not in results:
             directory = tmp_path_factory.mktemp(f"cwd_{target}")
-            results[target] = simulate_script(target, directory, cython_cache)
+            results[target] = simulate_script(target, directory)
         return results[target]
 
     return get
@@ -273,27 +267,36 @@ def test_direct_calls_match_interp():
     assert np.isnan(lutinterpol(0.0, 5)) and np.isnan(lutinterpol(0.0, -1))
 
 
-@pytest.mark.parametrize("target", ["numpy", "cython"])
-def test_new_table_between_runs(target, tmp_path, cython_cache):
+@pytest.mark.parametrize("target", TARGETS)
+def test_new_table_between_runs(target, tmp_path):
     x, k = check_points(seed=3)
-    with use_target(target, tmp_path, cython_cache):
+    coarse = np.arange(-100.0, 51.0, 5.0)
+    with use_target(target, tmp_path, build_on_run=False):
         set_wb_table()
         lutinit()
         points = NeuronGroup(len(x), "x : 1\nk : integer\ny : 1")
         points.x, points.k = x, k
         points.run_regularly("y = lutinterpol(x, k)", when="start")
-        net = Network(points)
+        monitor = StateMonitor(points, "y", record=True)
+        net = Network(points, monitor)
         net.run(DT)
-        np.testing.assert_allclose(points.y[:], interp_reference(x, k), rtol=1e-12, atol=1e-12)
-        lut4brian.tbl = 2 * wb_tables(X)
+        # Another table, on another grid: cpp_standalone builds both runs at
+        # the end, each must still read its own table and grid.
+        lut4brian.dX = 5.0
+        lut4brian.tbl = 2 * wb_tables(coarse)
         lutinit()
         net.run(DT)
-        np.testing.assert_allclose(points.y[:], 2 * interp_reference(x, k), rtol=1e-12, atol=1e-12)
+        if target == "cpp_standalone":
+            device.build(directory=str(tmp_path / "standalone_output"))
+        y = monitor.y[:]
+    np.testing.assert_allclose(y[:, 0], interp_reference(x, k), rtol=1e-12, atol=1e-12)
+    second = np.array([np.interp(xi, coarse, 2 * wb_tables(coarse)[ki]) for xi, ki in zip(x, k)])
+    np.testing.assert_allclose(y[:, 1], second, rtol=1e-12, atol=1e-12)
 
 
-def test_numpy_without_lutinit(tmp_path, cython_cache):
+def test_numpy_without_lutinit(tmp_path):
     x, k = check_points(seed=4)
-    with use_target("numpy", tmp_path, cython_cache):
+    with use_target("numpy", tmp_path):
         set_wb_table()  # and no lutinit(), which 0.1.0 allowed on numpy
         points = NeuronGroup(len(x), "x : 1\nk : integer\ny : 1")
         points.x, points.k = x, k
