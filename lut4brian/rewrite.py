@@ -77,7 +77,7 @@ def tabulate(equations, namespace=None, level=0, **grid):
     ...                   n_inf = 1/(1 + exp(-(v + 40*mV)/(5*mV))) : 1
     ...                   v : volt''', v=(-100*mV, 50*mV, 0.1*mV))
     >>> print(eqs['n'].expr)  # doctest: +ELLIPSIS
-    200.0*Hz*(lut_n_inf...(v) - n)
+    (-n + lut_n_inf...(v))/(5*ms)
     """
     if len(grid) != 1:
         raise TypeError(

@@ -155,9 +155,9 @@ class Table(Function, Nameable, CacheKey):
     >>> v = arange(-100, 51) * mV
     >>> tau = Table(1*ms + 4*ms * exp(-(v/(20*mV))**2), low=-100*mV, step=1*mV)
     >>> print(tau(-0.5*mV))
-    4.9996875 ms
+    4.99500624 ms
     >>> print(tau(200*mV))  # clamped to the last grid point
-    1.00014744 ms
+    1.00772182 ms
     """
 
     _cache_irrelevant_attributes = {"_id", "values_", "_slopes", "extremes_", "pyfunc", "implementations"}

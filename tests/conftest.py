@@ -2,27 +2,25 @@ import os
 
 import pytest
 from brian2 import defaultclock, device, ms, prefs, set_device
-from brian2.devices.device import reset_device
+from brian2.devices.device import reinit_devices, reset_device
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TARGETS = ["numpy", "cython", "cpp_standalone"]
 
 
-def pytest_configure(config):
-    # Compiled cython modules go to the build folder, never the home directory.
-    prefs.codegen.runtime.cython.cache_dir = os.path.join(ROOT, "build", "cython_cache")
-
-
 @pytest.fixture(autouse=True)
 def brian_defaults():
     """Every test starts on the runtime device with the numpy target and dt = 0.1 ms."""
+    # Compiled cython modules go to the build folder, never the home directory.
+    prefs.codegen.runtime.cython.cache_dir = os.path.join(ROOT, "build", "cython_cache")
     prefs.codegen.target = "numpy"
     prefs.codegen.runtime.numpy.discard_units = False
     defaultclock.dt = 0.1 * ms
     yield
+    # A standalone project that was built and run must be forgotten, or the
+    # next test using cpp_standalone finds it "already run".
     reset_device("runtime")
-    device.reinit()
-    prefs.codegen.target = "numpy"
+    reinit_devices()
 
 
 def use_target(target, directory, build_on_run=True):
