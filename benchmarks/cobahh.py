@@ -115,6 +115,7 @@ def bench_standalone(args, duration):
         for name, (equations, namespace) in variants(args.step_mv).items():
             dirs[name] = os.path.join(workdir, name)
             set_device("cpp_standalone", directory=dirs[name], build_on_run=False)
+            defaultclock.dt = args.dt_ms * ms  # device.reinit() resets it
             nets[name] = models.cobahh_network(equations, namespace, args.neurons, args.record)
             nets[name][0].run(duration)
             start = time.time()

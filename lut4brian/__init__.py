@@ -9,7 +9,8 @@ remain for the scripts written for it.
 
 from . import compat as lut4brian
 from .compat import lutinit, lutinterpol
+from .integrate import lut_exponential_euler
 from .rewrite import tabulate, tabulated
 from .table import Table
 
-__all__ = ["Table", "tabulate", "tabulated", "lut4brian", "lutinit", "lutinterpol"]
+__all__ = ["Table", "tabulate", "tabulated", "lut_exponential_euler", "lut4brian", "lutinit", "lutinterpol"]

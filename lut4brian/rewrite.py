@@ -18,6 +18,7 @@ from brian2.utils.logger import get_logger
 
 from ._brian_internals import register_function
 from .grid import ExpressionTable, Grid
+from .preferences import tables_enabled
 
 __all__ = ["tabulate", "tabulated"]
 
@@ -87,6 +88,9 @@ def tabulate(equations, namespace=None, level=0, **grid):
     (var, bounds), = grid.items()
     if not isinstance(equations, Equations):
         equations = Equations(equations)
+    if not tables_enabled():
+        logger.info("prefs.lut4brian.enabled is False: the equations stay exact.", name_suffix="disabled")
+        return equations
     if var in equations:
         dim = equations[var].dim
     elif var in equations.identifiers:

@@ -12,6 +12,8 @@ from brian2.units.fundamentalunits import Quantity, fail_for_dimension_mismatch,
 from brian2.utils.caching import CacheKey
 from brian2.utils.logger import get_logger
 
+from ._brian_internals import report_range_in_standalone
+
 __all__ = ["Table"]
 
 logger = get_logger(__name__)
@@ -201,6 +203,16 @@ class Table(Function, Nameable, CacheKey):
         return self.low_ + (self.size - 1) * self.step_
 
     @property
+    def low(self):
+        """The first grid point, with the argument's unit."""
+        return Quantity(self.low_, dim=self.arg_dim)
+
+    @property
+    def step(self):
+        """The grid step, with the argument's unit."""
+        return Quantity(self.step_, dim=self.arg_dim)
+
+    @property
     def grid(self):
         """The grid points, with the argument's unit."""
         return Quantity(self.low_ + self.step_ * np.arange(self.size), dim=self.arg_dim)
@@ -282,8 +294,5 @@ _live_tables = weakref.WeakSet()
 
 
 def _announce(table, code):
-    # Lazily imported: the hooks module reaches into Brian2's devices.
-    from ._brian_internals import report_range_in_standalone
-
     report_range_in_standalone(table)
     return code
