@@ -32,10 +32,11 @@ from lut4brian import models, tabulate
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def variants(step_mV):
+def variants(step_mV, method):
+    """The exact model with Brian2's exponential_euler; the tabulated one with ``method``."""
     equations, namespace = models.cobahh()
     lut = tabulate(equations, v=(-100 * mV, 100 * mV, step_mV * mV), namespace=namespace)
-    return {"exact": (equations, namespace), "lut": (lut, namespace)}
+    return {"exact": (equations, namespace, "exponential_euler"), "lut": (lut, namespace, method)}
 
 
 def max_dv_first_5ms(trace_exact, trace_lut):
@@ -73,8 +74,8 @@ def bench_runtime(args, duration):
     prefs.codegen.runtime.cython.cache_dir = os.path.join(ROOT, "build", "cython_cache")
     nets = {}
     build_s = 0.0
-    for name, (equations, namespace) in variants(args.step_mv).items():
-        nets[name] = models.cobahh_network(equations, namespace, args.neurons, args.record)
+    for name, (equations, namespace, method) in variants(args.step_mv, args.method).items():
+        nets[name] = models.cobahh_network(equations, namespace, args.neurons, args.record, method=method)
         start = time.time()
         nets[name][0].run(defaultclock.dt)  # compiles (cython) outside the timed runs
         build_s += time.time() - start
@@ -112,11 +113,11 @@ def bench_standalone(args, duration):
     workdir = tempfile.mkdtemp(prefix="lut4brian_bench_")
     nets, dirs, build_s = {}, {}, 0.0
     try:
-        for name, (equations, namespace) in variants(args.step_mv).items():
+        for name, (equations, namespace, method) in variants(args.step_mv, args.method).items():
             dirs[name] = os.path.join(workdir, name)
             set_device("cpp_standalone", directory=dirs[name], build_on_run=False)
             defaultclock.dt = args.dt_ms * ms  # device.reinit() resets it
-            nets[name] = models.cobahh_network(equations, namespace, args.neurons, args.record)
+            nets[name] = models.cobahh_network(equations, namespace, args.neurons, args.record, method=method)
             nets[name][0].run(duration)
             start = time.time()
             device.build(directory=dirs[name], compile=True, run=True, with_output=False)
@@ -159,12 +160,14 @@ def main():
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--dt-ms", type=float, default=0.01)
     parser.add_argument("--step-mv", type=float, default=0.1, help="table grid step in mV")
+    parser.add_argument("--method", choices=["exponential_euler", "lut_exponential_euler"],
+                        default="exponential_euler", help="integrator of the tabulated model")
     parser.add_argument("--record", type=int, default=10, help="neurons whose v is compared")
     args = parser.parse_args()
     defaultclock.dt = args.dt_ms * ms
     duration = args.duration_ms * ms
     bench = bench_standalone if args.target == "cpp_standalone" else bench_runtime
-    result = dict(target=args.target, neurons=args.neurons, duration_ms=args.duration_ms,
+    result = dict(target=args.target, method=args.method, neurons=args.neurons, duration_ms=args.duration_ms,
                   dt_ms=args.dt_ms, step_mV=args.step_mv, repeats=args.repeats)
     result.update(bench(args, duration))
     print(json.dumps(result))

@@ -46,7 +46,7 @@ if not getattr(Network.after_run, "_lut4brian", False):
 
 
 def report_range_in_standalone(table):
-    """On cpp_standalone, print the out-of-range report after each run."""
+    """On cpp_standalone, print the out-of-range report of a table (or grid index) after each run."""
     device = get_device()
     if not isinstance(device, CPPStandaloneDevice):
         return
@@ -55,7 +55,7 @@ def report_range_in_standalone(table):
     low, high = f"{table.low_!r}", f"{table.high_!r}"
     code = f"""
     if ({record}[0] < {low} || {record}[1] > {high}) {{
-        std::cout << "WARNING lut4brian: the argument of table '{table.name}' left its grid "
+        std::cout << "WARNING lut4brian: the argument of {table.subject} left its grid "
                   << "[{low}, {high}] {unit} (reached";
         if ({record}[0] < {low}) std::cout << " " << {record}[0] << " {unit}";
         if ({record}[1] > {high}) std::cout << " " << {record}[1] << " {unit}";

@@ -13,9 +13,9 @@ from brian2.stateupdaters.exponential_euler import exponential_euler
 
 from ._brian_internals import register_function
 from .preferences import tables_enabled
-from .table import Table
+from .table import GridIndex, Table
 
-__all__ = ["DecayTable", "LutExponentialEuler", "lut_exponential_euler", "eliminate_common_subexpressions"]
+__all__ = ["DecayTable", "LutExponentialEuler", "lut_exponential_euler", "optimise_update"]
 
 
 class DecayTable(Table):
@@ -83,24 +83,71 @@ def _gates(equations, dt):
     return updates
 
 
-def eliminate_common_subexpressions(code):
+#: One `GridIndex` per grid, shared by every table on it.
+_grid_indices = {}
+
+
+def _grid_index(table):
+    if table.grid_key not in _grid_indices:
+        _grid_indices[table.grid_key] = GridIndex(table.low, table.step, table.size)
+        register_function(_grid_indices[table.grid_key])
+    index = _grid_indices[table.grid_key]
+    index.tables.add(table.name)
+    return index
+
+
+def _fuse_lookups(expressions):
     """
-    Rewrite state-updater abstract code (``name = expression`` lines ending
-    with ``x = _x`` assignments) so that every repeated subexpression is
-    computed once, into temporaries ``_lut_cse*``.
+    Replace the table calls in ``expressions`` by ``table.at(i, w)``, with the
+    grid index of each (grid, argument) pair computed once; returns the
+    abstract code lines for those indices and the new expressions.
     """
+    pairs, replacements = {}, {}
+    for call in set().union(*(e.atoms(sympy.Function) for e in expressions)):
+        table = _table_of(call)
+        if table is None or isinstance(call.args[0], sympy.Function) and _table_of(call.args[0]):
+            continue
+        pair = pairs.setdefault((table.grid_key, call.args[0]), (len(pairs), _grid_index(table)))
+        i, w = sympy.symbols(f"_lut_i{pair[0]} _lut_w{pair[0]}", real=True)
+        register_function(table.at)
+        replacements[call] = sympy.Function(table.at.name)(i, w)
+    lines = []
+    for (_, argument), (k, index) in sorted(pairs.items(), key=lambda item: item[1][0]):
+        lines += [f"_lut_f{k} = {index.name}({sympy_to_str(argument)})",
+                  f"_lut_i{k} = int(_lut_f{k})",
+                  f"_lut_w{k} = _lut_f{k} - _lut_i{k}"]
+    return lines, [e.xreplace(replacements) for e in expressions]
+
+
+def _parse(code):
+    """``name = expression`` lines as sympy, earlier definitions inlined, and the ``x = _x`` lines."""
     definitions, assignments = {}, []
     for line in code.strip().splitlines():
         target, expression = (part.strip() for part in line.split("=", 1))
         if expression == f"_{target}":
-            assignments.append(line.strip())
-            continue
-        definitions[target] = str_to_sympy(expression).xreplace(
-            {sympy.Symbol(name, real=True): value for name, value in definitions.items()})
-    new_values = [f"_{line.split('=')[0].strip()}" for line in assignments]
-    temporaries, reduced = sympy.cse([definitions[name] for name in new_values],
-                                     symbols=sympy.numbered_symbols("_lut_cse"), optimizations="basic")
-    lines = [f"{symbol} = {sympy_to_str(value)}" for symbol, value in temporaries]
+            assignments.append(f"{target} = {expression}")
+        else:
+            definitions[target] = str_to_sympy(expression).xreplace(
+                {sympy.Symbol(name, real=True): value for name, value in definitions.items()})
+    return definitions, assignments
+
+
+def optimise_update(code, fuse_lookups=True):
+    """
+    Rewrite state-updater abstract code (``name = expression`` lines ending
+    with ``x = _x`` assignments) so that every repeated subexpression is
+    computed once, into temporaries ``_lut_cse*``, and, with
+    ``fuse_lookups``, tables on one grid share their index computation.
+    """
+    definitions, assignments = _parse(code)
+    new_values = [line.split("=")[1].strip() for line in assignments]
+    expressions = [definitions[name] for name in new_values]
+    lines = []
+    if fuse_lookups:
+        lines, expressions = _fuse_lookups(expressions)
+    temporaries, reduced = sympy.cse(expressions, symbols=sympy.numbered_symbols("_lut_cse"),
+                                     optimizations="basic")
+    lines += [f"{symbol} = {sympy_to_str(value)}" for symbol, value in temporaries]
     lines += [f"{name} = {sympy_to_str(value)}" for name, value in zip(new_values, reduced)]
     return "\n".join(lines + assignments)
 
@@ -132,7 +179,7 @@ class LutExponentialEuler(StateUpdateMethod):
         others = Equations([eq for eq in equations.ordered if eq.varname not in gates])
         code = exponential_euler(others, variables, method_options) if others.diff_eq_names else ""
         code += "".join(f"\n_{name} = {sympy_to_str(update)}\n{name} = _{name}" for name, update in gates.items())
-        return eliminate_common_subexpressions(code)
+        return optimise_update(code)
 
 
 lut_exponential_euler = LutExponentialEuler()

@@ -50,19 +50,21 @@ def cobahh():
     return equations, namespace
 
 
-def cobahh_network(equations, namespace, neurons=4000, record=10, random_seed=4321):
+def cobahh_network(equations, namespace, neurons=4000, record=10, random_seed=4321,
+                   method="exponential_euler"):
     """
     The network of Brian2's ``examples/COBAHH.py`` (80% excitatory, p = 0.02,
     random initial state) built from ``equations``, exact or tabulated.
 
     Returns ``(network, spikes, trace)``: a `Network`, its `SpikeMonitor` and
     a `StateMonitor` of ``v`` (every 0.1 ms) of ``record`` evenly spaced neurons.
-    The same ``random_seed`` gives the same connections and initial state.
+    The same ``random_seed`` gives the same connections and initial state;
+    ``method`` is the integrator of the neurons.
     """
     seed(random_seed)
     n_exc = int(0.8 * neurons)
     group = NeuronGroup(neurons, equations, threshold="v>-20*mV", refractory=3 * ms,
-                        method="exponential_euler", namespace=namespace)
+                        method=method, namespace=namespace)
     exc = Synapses(group[:n_exc], group, on_pre="ge+=we", namespace=namespace)
     inh = Synapses(group[n_exc:], group, on_pre="gi+=wi", namespace=namespace)
     exc.connect(p=0.02)

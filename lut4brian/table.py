@@ -14,66 +14,56 @@ from brian2.utils.logger import get_logger
 
 from ._brian_internals import report_range_in_standalone
 
-__all__ = ["Table"]
+__all__ = ["Table", "GridIndex", "TableAt"]
 
 logger = get_logger(__name__)
 
 
-def _grid_constants(table):
+def _grid_constants(function):
     # Written into the code as literals: Brian2 refuses scalars in a
     # function's namespace, and literals let the compiler fold them.
     return {
-        "%NAME%": table.name,
-        "%SCALE%": repr(1.0 / table.step_),
-        "%OFFSET%": repr(table.low_ / table.step_),
-        "%LAST%": repr(float(table.size - 1)),
+        "%NAME%": function.name,
+        "%SCALE%": repr(1.0 / function.step_),
+        "%OFFSET%": repr(function.low_ / function.step_),
+        "%LAST%": repr(float(function.size - 1)),
     }
 
 
-def _fill(template, table):
-    for key, value in _grid_constants(table).items():
+def _fill(template, function, **extra):
+    replacements = _grid_constants(function)
+    replacements.update(extra)
+    for key, value in replacements.items():
         template = template.replace(key, value)
     return template
 
 
-# Each generator writes a function ``double NAME(double x)``. ``_values`` holds
-# the samples plus one repeated end point, so the upper neighbour of the last
-# grid point exists and needs no branch. Outside the grid the argument is
-# clamped and the extreme value reached is stored in ``_range`` for the report
-# after the run; that branch is almost never taken, so it costs nothing.
-def _cpp_code(table):
-    return _fill(
-        """
-static inline double %NAME%(const double x)
-{
+# The generated functions share two pieces. The first turns the argument into
+# a fractional grid index ``f``; outside the grid it is clamped and the extreme
+# argument is stored in ``_range`` for the report after the run (a branch
+# almost never taken, so it costs nothing). The second interpolates: the
+# samples ``_values`` end with one repeated point, so the upper neighbour of
+# the last grid point exists and needs no branch.
+_CPP_INDEX = """
     double f = x * %SCALE% - %OFFSET%;
     if (!(f >= 0.0)) {
-        if (x != x) return x;
+        if (x != x) return %ON_NAN%;
         if (x < _namespace%NAME%_range[0]) _namespace%NAME%_range[0] = x;
         f = 0.0;
     } else if (f > %LAST%) {
         if (x > _namespace%NAME%_range[1]) _namespace%NAME%_range[1] = x;
         f = %LAST%;
     }
-    const int i = (int)f;
-    const double w = f - i;
-    const double y0 = _namespace%NAME%_values[i];
-    return y0 + w * (_namespace%NAME%_values[i + 1] - y0);
-}
-""",
-        table,
-    )
-
-
-def _cython_code(table):
-    return _fill(
-        """
-cdef inline double %NAME%(const double x) noexcept nogil:
-    global _namespace%NAME%_values, _namespace%NAME%_range
+"""
+_CPP_INTERPOLATE = """
+    const double y0 = _namespace%VALUES%[i];
+    return y0 + w * (_namespace%VALUES%[i + 1] - y0);
+"""
+_CYTHON_INDEX = """
     cdef double f = x * %SCALE% - %OFFSET%
     if not (f >= 0.0):
         if x != x:
-            return x
+            return %ON_NAN%
         if x < _namespace%NAME%_range[0]:
             _namespace%NAME%_range[0] = x
         f = 0.0
@@ -81,21 +71,54 @@ cdef inline double %NAME%(const double x) noexcept nogil:
         if x > _namespace%NAME%_range[1]:
             _namespace%NAME%_range[1] = x
         f = %LAST%
-    cdef int i = <int>f
-    cdef double w = f - i
-    cdef double y0 = _namespace%NAME%_values[i]
-    return y0 + w * (_namespace%NAME%_values[i + 1] - y0)
-""",
-        table,
-    )
+"""
+_CYTHON_INTERPOLATE = """
+    cdef double y0 = _namespace%VALUES%[i]
+    return y0 + w * (_namespace%VALUES%[i + 1] - y0)
+"""
 
 
-def _numpy_function(table, extremes):
-    values = table.values_
-    slopes = table._slopes
-    scale = 1.0 / table.step_
-    offset = table.low_ / table.step_
-    last = float(table.size - 1)
+def _cpp_code(table):
+    return _fill("static inline double %NAME%(const double x)\n{" + _CPP_INDEX
+                 + "    const int i = (int)f;\n    const double w = f - i;" + _CPP_INTERPOLATE + "}\n",
+                 table, **{"%ON_NAN%": "x", "%VALUES%": f"{table.name}_values"})
+
+
+def _cython_code(table):
+    return _fill("cdef inline double %NAME%(const double x) noexcept nogil:\n"
+                 "    global _namespace%NAME%_values, _namespace%NAME%_range" + _CYTHON_INDEX
+                 + "    cdef int i = <int>f\n    cdef double w = f - i" + _CYTHON_INTERPOLATE,
+                 table, **{"%ON_NAN%": "x", "%VALUES%": f"{table.name}_values"})
+
+
+def _cpp_index_code(index):
+    # A NaN argument gives index 0, a safe address; the NaN stays in the argument.
+    return _fill("static inline double %NAME%(const double x)\n{" + _CPP_INDEX + "    return f;\n}\n",
+                 index, **{"%ON_NAN%": "0.0"})
+
+
+def _cython_index_code(index):
+    return _fill("cdef inline double %NAME%(const double x) noexcept nogil:\n"
+                 "    global _namespace%NAME%_range" + _CYTHON_INDEX + "    return f\n",
+                 index, **{"%ON_NAN%": "0.0"})
+
+
+def _cpp_at_code(at):
+    return ("static inline double %NAME%(const int i, const double w)\n{" + _CPP_INTERPOLATE + "}\n").replace(
+        "%NAME%", at.name).replace("%VALUES%", f"{at.name}_values")
+
+
+def _cython_at_code(at):
+    return ("cdef inline double %NAME%(const int i, const double w) noexcept nogil:\n"
+            "    global _namespace%VALUES%" + _CYTHON_INTERPOLATE).replace(
+        "%NAME%", at.name).replace("%VALUES%", f"{at.name}_values")
+
+
+def _numpy_index(function, extremes):
+    """A vectorised fractional grid index, clamped; NaN gives 0 (see `_numpy_function`)."""
+    scale = 1.0 / function.step_
+    offset = function.low_ / function.step_
+    last = float(function.size - 1)
 
     def clamp(x, f):
         # Rarely taken: only when the argument left the grid (or is NaN).
@@ -104,27 +127,127 @@ def _numpy_function(table, extremes):
         if not nans.all():
             extremes[0] = min(extremes[0], x[~nans].min())
             extremes[1] = max(extremes[1], x[~nans].max())
-        return np.clip(np.nan_to_num(f, nan=0.0), 0.0, last), nans
+        return np.clip(np.nan_to_num(f, nan=0.0), 0.0, last)
 
-    def lookup(x):
+    def index(x):
         f = x * scale - offset
-        nans = None
         # The two reductions replace the clip a lookup would need anyway.
         if not (f.min() >= 0.0 and f.max() <= last):
-            f, nans = clamp(x, f)
-        i = f.astype(np.intp)
-        f = f - i
+            f = clamp(x, f)
+        return f
+
+    return index
+
+
+def _numpy_at(table):
+    values, slopes = table.values_, table._slopes
+
+    def at(i, w):
         y = slopes.take(i)
-        y *= f
+        y *= w
         y += values.take(i)
-        if nans is not None and nans.any():
-            y = np.where(nans, np.nan, y)
         return y
+
+    return at
+
+
+def _numpy_function(table, extremes):
+    index, at = _numpy_index(table, extremes), _numpy_at(table)
+
+    def lookup(x):
+        f = index(x)
+        i = f.astype(np.intp)
+        y = at(i, f - i)
+        nans = np.isnan(x)
+        return np.where(nans, np.nan, y) if nans.any() else y
 
     return lookup
 
 
-class Table(Function, Nameable, CacheKey):
+class _OnGrid(Function, Nameable, CacheKey):
+    """
+    A function of one argument on the uniform grid ``low, low + step, ...``
+    (``size`` points) that records how far its argument left the grid.
+    """
+
+    _cache_irrelevant_attributes = {"_id", "values_", "_slopes", "extremes_", "pyfunc", "implementations"}
+
+    def _set_grid(self, low, step, size):
+        fail_for_dimension_mismatch(low, step, "The grid start and step must have the same unit.")
+        if not float(step) > 0:
+            raise ValueError(f"The grid step of '{self.name}' must be positive, got {step}.")
+        self.arg_dim = get_dimensions(low)
+        self.low_, self.step_, self.size = float(low), float(step), size
+        self.extremes_ = np.array([self.low_, self.high_])
+        _live_tables.add(self)
+
+    @property
+    def high_(self):
+        """The last grid point, unitless (SI)."""
+        return self.low_ + (self.size - 1) * self.step_
+
+    @property
+    def low(self):
+        """The first grid point, with the argument's unit."""
+        return Quantity(self.low_, dim=self.arg_dim)
+
+    @property
+    def step(self):
+        """The grid step, with the argument's unit."""
+        return Quantity(self.step_, dim=self.arg_dim)
+
+    @property
+    def grid(self):
+        """The grid points, with the argument's unit."""
+        return Quantity(self.low_ + self.step_ * np.arange(self.size), dim=self.arg_dim)
+
+    @property
+    def grid_key(self):
+        """Equal for functions on the same grid."""
+        return (repr(self.arg_dim), self.low_, self.step_, self.size)
+
+    def before_codegen(self):
+        """Called before code for this function is generated; subclasses refresh values here."""
+
+    def _add_implementations(self, generators, numpy_factory, namespace):
+        def numpy_impl(owner):
+            self.before_codegen()
+            return numpy_factory()
+
+        self.implementations.add_dynamic_implementation("numpy", numpy_impl)
+        for target, generate in generators.items():
+            self.implementations.add_dynamic_implementation(
+                target,
+                code=lambda owner, generate=generate: _announce(self, generate(self)),
+                namespace=namespace,
+                name=self.name,
+            )
+
+    def left_grid(self):
+        """
+        The extreme arguments reached outside the grid since the last reset,
+        as ``(lowest, highest)`` with units, or ``None`` if the argument stayed
+        on the grid.
+        """
+        low, high = self.extremes_
+        if low >= self.low_ and high <= self.high_:
+            return None
+        return Quantity(low, dim=self.arg_dim), Quantity(high, dim=self.arg_dim)
+
+    def report_range(self):
+        """Warn if the argument left the grid, then reset the record."""
+        reached = self.left_grid()
+        if reached is not None:
+            logger.warn(_range_message(self, *reached), name_suffix="out_of_range")
+        self.extremes_[:] = self.low_, self.high_
+
+    @property
+    def subject(self):
+        """What the out-of-range report names."""
+        return f"table '{self.name}'"
+
+
+class Table(_OnGrid):
     """
     Table(values, low, step, name=None)
 
@@ -162,32 +285,23 @@ class Table(Function, Nameable, CacheKey):
     1.00772182 ms
     """
 
-    _cache_irrelevant_attributes = {"_id", "values_", "_slopes", "extremes_", "pyfunc", "implementations"}
-
     #: Code generators per Brian2 target, ``table -> code``. Another device can
     #: add its own (e.g. ``'cuda'``) before tables are created.
     implementations = {"cpp": _cpp_code, "cython": _cython_code}
 
     def __init__(self, values, low, step, name=None):
         Nameable.__init__(self, "lut*" if name is None else name)
-        fail_for_dimension_mismatch(low, step, "The grid start and step must have the same unit.")
         values_ = np.asarray(values, dtype=np.float64)
         if values_.ndim != 1 or len(values_) < 2:
             raise ValueError("A table needs a one-dimensional array of at least two values.")
         if not np.all(np.isfinite(values_)):
             raise ValueError(f"The values of table '{self.name}' are not all finite.")
-        if not float(step) > 0:
-            raise ValueError(f"The grid step of table '{self.name}' must be positive, got {step}.")
+        self._set_grid(low, step, len(values_))
         self.dim = get_dimensions(values)
-        self.arg_dim = get_dimensions(low)
-        self.low_ = float(low)
-        self.step_ = float(step)
-        self.size = len(values_)
         # One repeated end point (see the code generators) and the slopes for numpy.
         self.values_ = np.append(values_, values_[-1])
         self._slopes = np.diff(self.values_, append=self.values_[-1])
-        self.extremes_ = np.array([self.low_, self.high_])
-        _live_tables.add(self)
+        self._at = None
         Function.__init__(
             self,
             pyfunc=self._call_with_units,
@@ -195,27 +309,8 @@ class Table(Function, Nameable, CacheKey):
             arg_names=["x"],
             return_unit=get_unit(self.dim),
         )
-        self._add_implementations()
-
-    @property
-    def high_(self):
-        """The last grid point, unitless (SI)."""
-        return self.low_ + (self.size - 1) * self.step_
-
-    @property
-    def low(self):
-        """The first grid point, with the argument's unit."""
-        return Quantity(self.low_, dim=self.arg_dim)
-
-    @property
-    def step(self):
-        """The grid step, with the argument's unit."""
-        return Quantity(self.step_, dim=self.arg_dim)
-
-    @property
-    def grid(self):
-        """The grid points, with the argument's unit."""
-        return Quantity(self.low_ + self.step_ * np.arange(self.size), dim=self.arg_dim)
+        self._add_implementations(Table.implementations, lambda: _numpy_function(self, self.extremes_),
+                                  self._namespace)
 
     @property
     def values(self):
@@ -232,8 +327,16 @@ class Table(Function, Nameable, CacheKey):
         self.values_[-1] = values_[-1]
         self._slopes[:] = np.diff(self.values_, append=self.values_[-1])
 
-    def before_codegen(self):
-        """Called before code for this table is generated; subclasses refresh values here."""
+    @property
+    def at(self):
+        """
+        This table as a function ``at(i, w)`` of a grid index ``i`` and a weight
+        ``w`` (from a `GridIndex`): the interpolation without the index work,
+        for integrators that look up several tables at the same argument.
+        """
+        if self._at is None:
+            self._at = TableAt(self)
+        return self._at
 
     def _call_with_units(self, x):
         fail_for_dimension_mismatch(x, Quantity(1, dim=self.arg_dim), f"The argument of table '{self.name}'")
@@ -245,51 +348,76 @@ class Table(Function, Nameable, CacheKey):
         self.before_codegen()
         return {f"{self.name}_values": self.values_, f"{self.name}_range": self.extremes_}
 
-    def _add_implementations(self):
+
+class GridIndex(_OnGrid):
+    """
+    GridIndex(low, step, size, name=None)
+
+    The fractional index ``f`` of the argument on a uniform grid, clamped to
+    ``[0, size - 1]``: ``int(f)`` and ``f - int(f)`` are the arguments of
+    `Table.at`. Computing it once for all tables on one grid saves most of the
+    work of each lookup. The out-of-range report names ``tables``.
+    """
+
+    implementations = {"cpp": _cpp_index_code, "cython": _cython_index_code}
+
+    def __init__(self, low, step, size, name=None):
+        Nameable.__init__(self, "lut_index*" if name is None else name)
+        self._set_grid(low, step, size)
+        self.tables = set()
+        Function.__init__(self, pyfunc=self._call_with_units, arg_units=[get_unit(self.arg_dim)],
+                          arg_names=["x"], return_unit=1)
+        self._add_implementations(GridIndex.implementations, lambda: _numpy_index(self, self.extremes_),
+                                  lambda owner: {f"{self.name}_range": self.extremes_})
+
+    def _call_with_units(self, x):
+        fail_for_dimension_mismatch(x, Quantity(1, dim=self.arg_dim), f"The argument of '{self.name}'")
+        return _numpy_index(self, np.array([-np.inf, np.inf]))(np.asarray(x, dtype=float))
+
+    @property
+    def subject(self):
+        return f"tables {', '.join(repr(name) for name in sorted(self.tables))}"
+
+
+class TableAt(Function):
+    """``table.at(i, w)``: a `Table` at grid index ``i`` with weight ``w`` (see `Table.at`)."""
+
+    implementations = {"cpp": _cpp_at_code, "cython": _cython_at_code}
+
+    def __init__(self, table):
+        self.table = table
+        self.name = f"{table.name}_at"
+        Function.__init__(self, pyfunc=lambda i, w: _numpy_at(table)(np.asarray(i, dtype=np.intp), w),
+                          arg_units=[1, 1], arg_names=["i", "w"], arg_types=["integer", "float"],
+                          return_unit=get_unit(table.dim))
+
         def numpy_impl(owner):
-            self.before_codegen()
-            return _numpy_function(self, self.extremes_)
+            table.before_codegen()
+            return _numpy_at(table)
+
+        def namespace(owner):
+            table.before_codegen()
+            # A key of its own: a code object may declare this and the table itself.
+            return {f"{self.name}_values": table.values_}
 
         self.implementations.add_dynamic_implementation("numpy", numpy_impl)
-        for target, generate in Table.implementations.items():
+        for target, generate in TableAt.implementations.items():
             self.implementations.add_dynamic_implementation(
-                target,
-                code=lambda owner, generate=generate: _announce(self, generate(self)),
-                namespace=self._namespace,
-                name=self.name,
-            )
-
-    def left_grid(self):
-        """
-        The extreme arguments reached outside the grid since the last reset,
-        as ``(lowest, highest)`` with units, or ``None`` if the argument stayed
-        on the grid.
-        """
-        low, high = self.extremes_
-        if low >= self.low_ and high <= self.high_:
-            return None
-        return Quantity(low, dim=self.arg_dim), Quantity(high, dim=self.arg_dim)
-
-    def report_range(self):
-        """Warn if the argument left the grid, then reset the record."""
-        reached = self.left_grid()
-        if reached is not None:
-            logger.warn(_range_message(self, *reached), name_suffix="out_of_range")
-        self.extremes_[:] = self.low_, self.high_
+                target, code=lambda owner, generate=generate: generate(self), namespace=namespace, name=self.name)
 
 
-def _range_message(table, lowest, highest):
-    grid_low = Quantity(table.low_, dim=table.arg_dim)
-    grid_high = Quantity(table.high_, dim=table.arg_dim)
-    reached = [str(v) for v, out in ((lowest, table.extremes_[0] < table.low_),
-                                     (highest, table.extremes_[1] > table.high_)) if out]
+def _range_message(function, lowest, highest):
+    grid_low = Quantity(function.low_, dim=function.arg_dim)
+    grid_high = Quantity(function.high_, dim=function.arg_dim)
+    reached = [str(v) for v, out in ((lowest, function.extremes_[0] < function.low_),
+                                     (highest, function.extremes_[1] > function.high_)) if out]
     return (
-        f"The argument of table '{table.name}' left its grid [{grid_low}, {grid_high}] "
+        f"The argument of {function.subject} left its grid [{grid_low}, {grid_high}] "
         f"(reached {' and '.join(reached)}); values there were clamped to the end of the grid."
     )
 
 
-#: Every table alive, for the range report after each run.
+#: Every table and grid index alive, for the range report after each run.
 _live_tables = weakref.WeakSet()
 
 
