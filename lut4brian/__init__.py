@@ -2,7 +2,10 @@
 lut4brian: automatic lookup tables for Hodgkin-Huxley-type models in Brian2.
 
 `tabulate` (or the `tabulated` decorator) rewrites the parts of Brian2
-equations that depend only on one variable into `Table` calls. The names of
+equations that depend only on one variable into `Table` calls;
+``method='lut_exponential_euler'`` integrates their gating variables without
+exp(); `report` shows each table's grid, memory and error;
+``prefs.lut4brian.enabled = False`` switches back to exact equations. The names of
 lut4brian 0.1.0 (``lut4brian.Xmin/Xmax/dX/tbl``, `lutinit`, `lutinterpol`)
 remain for the scripts written for it.
 """
@@ -10,7 +13,11 @@ remain for the scripts written for it.
 from . import compat as lut4brian
 from .compat import lutinit, lutinterpol
 from .integrate import lut_exponential_euler
+from .report import TableInfo, TableReport, report
 from .rewrite import tabulate, tabulated
 from .table import Table
 
-__all__ = ["Table", "tabulate", "tabulated", "lut_exponential_euler", "lut4brian", "lutinit", "lutinterpol"]
+__all__ = [
+    "Table", "tabulate", "tabulated", "lut_exponential_euler", "report", "TableInfo", "TableReport",
+    "lut4brian", "lutinit", "lutinterpol",
+]

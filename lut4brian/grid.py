@@ -36,43 +36,51 @@ class Grid:
     step: Quantity
 
     @classmethod
-    def from_range(cls, name, bounds, dim=None):
+    def from_range(cls, name, bounds, dim=None, with_step=True):
         """
-        Check ``bounds = (low, high, step)`` for the variable ``name`` with
-        dimensions ``dim`` (taken from the bounds when ``None``).
+        Check ``bounds = (low, high, step)``, or ``(low, high)`` when not
+        ``with_step``, for the variable ``name`` with dimensions ``dim`` (taken
+        from the bounds when ``None``).
         """
-        if not isinstance(bounds, (tuple, list)) or len(bounds) != 3:
-            raise TypeError(
-                f"Give the grid of '{name}' as {name}=(low, high, step), for example "
-                f"{name}=(-100*mV, 50*mV, 0.1*mV); got {bounds!r}."
-            )
-        low, high, step = bounds
+        example = f"{name}=(-100*mV, 50*mV, 0.1*mV)" if with_step else f"{name}=(-100*mV, 50*mV)"
+        if not isinstance(bounds, (tuple, list)) or len(bounds) != (3 if with_step else 2):
+            shape = "(low, high, step)" if with_step else "(low, high) when a tolerance is given"
+            raise TypeError(f"Give the grid of '{name}' as {name}={shape}, for example {example}; got {bounds!r}.")
         if dim is None:
-            dim = get_dimensions(low)
+            dim = get_dimensions(bounds[0])
         for what, value in zip(("low", "high", "step"), bounds):
             if not have_same_dimensions(value, Quantity(1, dim=dim)):
                 raise DimensionMismatchError(
                     f"The grid {what} of '{name}' is {value!r}, but '{name}' is in units of "
-                    f"{get_unit(dim)!s}: give all three grid values in the variable's unit.",
+                    f"{get_unit(dim)!s}: give the grid values in the variable's unit.",
                     get_dimensions(value),
                     dim,
                 )
-        low, high, step = (Quantity(float(x), dim=dim) for x in bounds)
+        low, high = (Quantity(float(x), dim=dim) for x in bounds[:2])
+        step = Quantity(float(bounds[2]), dim=dim) if with_step else high - low
         if not np.isfinite([float(low), float(high), float(step)]).all():
             raise ValueError(f"The grid of '{name}' must be finite, got {bounds!r}.")
         if not high > low:
             raise ValueError(f"The grid of '{name}' is empty or inverted: low={low}, high={high}.")
+        if not with_step:
+            return cls(name, low, high, None)
         if not step > 0:
             raise ValueError(f"The grid step of '{name}' must be positive, got {step}.")
         if step > high - low:
             raise ValueError(f"The grid step of '{name}' ({step}) is larger than its range ({high - low}).")
-        grid = cls(name, low, high, step)
-        if grid.size > MAX_POINTS:
+        return cls(name, low, high, step).checked()
+
+    def checked(self):
+        if self.size > MAX_POINTS:
             raise ValueError(
-                f"The grid of '{name}' would have {grid.size} points, more than {MAX_POINTS}: "
+                f"The grid of '{self.name}' would have {self.size} points, more than {MAX_POINTS}: "
                 f"use a larger step or a smaller range."
             )
-        return grid
+        return self
+
+    def with_points(self, size):
+        """The grid with ``size`` points from ``low`` to ``high``."""
+        return Grid(self.name, self.low, self.high, (self.high - self.low) / (size - 1))
 
     @property
     def dim(self):
@@ -139,6 +147,49 @@ def _limit(code, grid, point, constants, functions):
     )
 
 
+def interpolation_error(code, grid, constants, functions, values=None):
+    """
+    The exact values of ``code`` at 1/4, 1/2 and 3/4 of every grid interval,
+    and the linear interpolation of its grid ``values`` there (unitless, SI).
+    """
+    if values is None:
+        values = evaluate_on_grid(code, grid, constants, functions)
+    values = np.asarray(values)
+    exact, interpolated = [], []
+    for fraction in (0.25, 0.5, 0.75):
+        between = Grid(grid.name, grid.low + fraction * grid.step, grid.high, grid.step)
+        exact.append(np.asarray(evaluate_on_grid(code, between, constants, functions))[: len(values) - 1])
+        interpolated.append(values[:-1] + fraction * (values[1:] - values[:-1]))
+    return np.concatenate(exact), np.concatenate(interpolated)
+
+
+def coarsest_grid(code, grid, constants, functions, rtol, atol):
+    """
+    The grid on ``[grid.low, grid.high]`` with the fewest points on which the
+    linear interpolation of ``code`` stays within ``rtol*|f| + atol*max|f|``
+    between grid points (checked at 1/4, 1/2 and 3/4 of every interval).
+    """
+
+    def passes(size):
+        candidate = grid.with_points(size)
+        exact, interpolated = interpolation_error(code, candidate, constants, functions)
+        allowed = rtol * np.abs(exact) + atol * np.max(np.abs(exact))
+        return np.all(np.abs(interpolated - exact) <= allowed)
+
+    failing, passing = 1, 2
+    while not passes(passing):
+        failing, passing = passing, 2 * passing - 1
+        if passing > MAX_POINTS:
+            raise ValueError(
+                f"The expression '{code}' needs more than {MAX_POINTS} grid points of "
+                f"'{grid.name}' to meet the tolerance (rtol={rtol}, atol={atol}): relax it."
+            )
+    while passing - failing > 1:
+        middle = (failing + passing) // 2
+        failing, passing = (failing, middle) if passes(middle) else (middle, passing)
+    return grid.with_points(passing)
+
+
 class ExpressionTable(Table):
     """
     A `Table` of an expression with external constants, re-evaluated before a
@@ -153,6 +204,10 @@ class ExpressionTable(Table):
         self._resolve = resolve
         self._functions = functions
         Table.__init__(self, values, grid.low, grid.step, name=name)
+
+    def sample(self, grid):
+        """The exact expression on another `Grid` of the same variable, unitless."""
+        return np.asarray(evaluate_on_grid(self.code, grid, self.constants, self._functions))
 
     def before_codegen(self):
         current = {name: self._resolve(name) for name in self.constants}

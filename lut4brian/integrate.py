@@ -12,45 +12,62 @@ from brian2.stateupdaters.base import StateUpdateMethod, extract_method_options
 from brian2.stateupdaters.exponential_euler import exponential_euler
 
 from ._brian_internals import register_function
+from .grid import ExpressionTable, Grid
 from .preferences import tables_enabled
 from .table import GridIndex, Table
 
-__all__ = ["DecayTable", "LutExponentialEuler", "lut_exponential_euler", "optimise_update"]
+__all__ = ["StepTable", "LutExponentialEuler", "lut_exponential_euler", "optimise_update"]
 
 
-class DecayTable(Table):
+class StepTable(Table):
     """
-    ``exp(-dt*rate(x))``, the one-step decay factor of a rate `Table`, on the
-    rate's grid for one time step ``dt`` (unitless, in seconds). It follows
-    the rate table when that is rebuilt.
+    One of the two tables of an exact gating step ``x <- x*D(v) + K(v)`` for
+    one time step ``dt`` (unitless, in seconds), on the grid of the rate table
+    ``Q``: the decay ``D = exp(-dt*Q)``, or the input ``K = S*(1 - D)`` for a
+    steady state ``S`` (a number or a table). It follows ``Q`` and ``S`` when
+    they are rebuilt.
     """
 
-    def __init__(self, rate, dt):
-        self.rate, self.dt = rate, dt
-        self._rate_values = rate.values_.copy()
-        Table.__init__(self, self._decay(), rate.low, rate.step, name=f"{rate.name}_decay*")
+    def __init__(self, rate, dt, steady=None):
+        self.rate, self.dt, self.steady = rate, dt, steady
+        self.sources = [table for table in (rate, steady) if isinstance(table, Table)]
+        self._seen = [table.values_.copy() for table in self.sources]
+        kind = "decay" if steady is None else "input"
+        Table.__init__(self, self._compute(), rate.low, rate.step, name=f"{rate.name}_{kind}*")
 
-    def _decay(self):
-        return np.exp(-self.dt * self.rate.values_[:-1])
+    def _compute(self):
+        decay = np.exp(-self.dt * self.rate.values_[:-1])
+        if self.steady is None:
+            return decay
+        if not isinstance(self.steady, Table):
+            return float(self.steady) * (1 - decay)
+        if self.steady.grid_key == self.rate.grid_key:
+            steady = self.steady.values_[:-1]
+        else:  # grids chosen from a tolerance: sample the steady state exactly here
+            rate_grid = Grid(self.steady.grid_spec.name, self.rate.low, self.rate.grid[-1], self.rate.step)
+            steady = self.steady.sample(rate_grid)
+        return steady * (1 - decay)
 
     def before_codegen(self):
-        self.rate.before_codegen()
-        if not np.array_equal(self.rate.values_, self._rate_values):
-            self._rate_values = self.rate.values_.copy()
-            self.set_values(self._decay())
+        for table in self.sources:
+            table.before_codegen()
+        seen = [table.values_ for table in self.sources]
+        if any(not np.array_equal(new, old) for new, old in zip(seen, self._seen)):
+            self._seen = [values.copy() for values in seen]
+            self.set_values(self._compute())
 
 
-#: Decay tables by (rate table, dt): built once per clock step and kept.
-_decay_tables = {}
+#: Step tables by (rate table, steady state, dt): built once per clock step and kept.
+_step_tables = {}
 
 
-def decay_table(rate, dt):
-    """The `DecayTable` of ``rate`` for the time step ``dt`` (seconds)."""
-    key = (rate.name, dt)
-    if key not in _decay_tables:
-        _decay_tables[key] = DecayTable(rate, dt)
-        register_function(_decay_tables[key])
-    return _decay_tables[key]
+def step_table(rate, dt, steady=None):
+    """The decay (``steady=None``) or input `StepTable` of ``rate`` for the time step ``dt`` (seconds)."""
+    key = (rate.name, getattr(steady, "name", steady), dt)
+    if key not in _step_tables:
+        _step_tables[key] = StepTable(rate, dt, steady)
+        register_function(_step_tables[key])
+    return _step_tables[key]
 
 
 def _table_of(expr):
@@ -78,8 +95,17 @@ def _gates(equations, dt):
         steady = expr.subs(x, 0) / rate  # sympy cancels the rate of Q*(S - x)
         if x in steady.free_symbols:
             continue
-        decay = sympy.Function(decay_table(table, dt).name)(*rate.args)
-        updates[name] = steady + (x - steady) * decay
+        argument = rate.args[0]
+        decay = sympy.Function(step_table(table, dt).name)(argument)
+        steady_table = _table_of(steady)
+        same_grid = steady_table is not None and steady.args[0] == argument and (
+            steady_table.grid_key == table.grid_key or isinstance(steady_table, ExpressionTable))
+        if steady.is_number or same_grid:
+            # x*D + S*(1 - D) with S*(1 - D) tabulated: one multiply-add
+            source = steady_table if steady_table is not None else float(steady)
+            updates[name] = x * decay + sympy.Function(step_table(table, dt, source).name)(argument)
+        else:
+            updates[name] = steady + (x - steady) * decay
     return updates
 
 
@@ -158,9 +184,11 @@ class LutExponentialEuler(StateUpdateMethod):
 
     Every gating equation that `lut4brian.tabulate` turned into
     ``dx/dt = Q(v)*(x_inf(v) - x)`` is integrated with the exact exponential
-    step ``x <- x_inf(v) + (x - x_inf(v))*exp(-dt*Q(v))``, where the factor
-    ``exp(-dt*Q(v))`` comes from a table built for the group's own ``dt``, so
-    the per-step code has no ``exp()`` for these variables. All other
+    step ``x <- x_inf(v) + (x - x_inf(v))*exp(-dt*Q(v))``, computed as
+    ``x*D(v) + K(v)`` from two tables built for the group's own ``dt``, the
+    decay ``D = exp(-dt*Q)`` and the input ``K = x_inf*(1 - D)``: the per-step
+    code has no ``exp()`` for these variables, only two lookups and one
+    multiply-add. All other
     variables are integrated as by Brian2's ``exponential_euler``. Repeated
     subexpressions (table calls, ``n**4``, shared denominators) are computed
     once per step. With ``prefs.lut4brian.enabled = False`` this is exactly

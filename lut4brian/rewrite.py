@@ -17,7 +17,7 @@ from brian2.units.fundamentalunits import Quantity, get_dimensions
 from brian2.utils.logger import get_logger
 
 from ._brian_internals import register_function
-from .grid import ExpressionTable, Grid
+from .grid import ExpressionTable, Grid, coarsest_grid
 from .preferences import tables_enabled
 
 __all__ = ["tabulate", "tabulated"]
@@ -35,7 +35,7 @@ _PURE_SYMPY_FUNCTIONS = {
 }
 
 
-def tabulate(equations, namespace=None, level=0, **grid):
+def tabulate(equations, namespace=None, level=0, tolerance=None, **grid):
     """
     Replace the parts of ``equations`` that depend only on one variable by
     lookup tables.
@@ -49,10 +49,17 @@ def tabulate(equations, namespace=None, level=0, **grid):
         caller's namespace, as Brian2's ``run()`` does.
     level : int, optional
         How many frames above the caller to look for external constants.
+    tolerance : float or (float, float), optional
+        ``rtol`` or ``(rtol, atol)``: instead of a fixed step, each table gets
+        the coarsest uniform step on which its linear interpolation stays
+        within ``rtol*|f(v)| + atol*max|f|`` between grid points (``atol`` is
+        relative to the table's largest magnitude, so one number suits tables
+        in any unit; it defaults to ``rtol/100``). The grid is then given as
+        ``(low, high)``. The chosen steps are logged and shown by `report`.
     **grid
         Exactly one keyword: the table variable, with its grid as
         ``(low, high, step)`` in the variable's unit, e.g.
-        ``v=(-100*mV, 50*mV, 0.1*mV)``.
+        ``v=(-100*mV, 50*mV, 0.1*mV)``, or ``(low, high)`` with ``tolerance``.
 
     Returns
     -------
@@ -100,9 +107,18 @@ def tabulate(equations, namespace=None, level=0, **grid):
             f"The equations have no variable '{var}' to tabulate over; they define "
             f"{', '.join(sorted(equations.names))}."
         )
-    grid = Grid.from_range(var, bounds, dim)
+    grid = Grid.from_range(var, bounds, dim, with_step=tolerance is None)
     resolve = _resolver(namespace, sys._getframe(level + 1))
-    return _Rewriter(equations, grid, resolve).run()
+    return _Rewriter(equations, grid, resolve, _tolerances(tolerance)).run()
+
+
+def _tolerances(tolerance):
+    if tolerance is None:
+        return None
+    rtol, atol = tolerance if isinstance(tolerance, (tuple, list)) else (tolerance, tolerance / 100)
+    if not (np.isfinite([rtol, atol]).all() and rtol >= 0 and atol >= 0 and rtol + atol > 0):
+        raise ValueError(f"The tolerance must be rtol or (rtol, atol), non-negative and not both 0; got {tolerance!r}.")
+    return float(rtol), float(atol)
 
 
 def tabulated(namespace=None, **grid):
@@ -181,9 +197,10 @@ def _is_constant(value):
 
 
 class _Rewriter:
-    def __init__(self, equations, grid, resolve):
+    def __init__(self, equations, grid, resolve, tolerances=None):
         self.equations = equations
         self.grid = grid
+        self.tolerances = tolerances
         self.var = sympy.Symbol(grid.name, real=True)
         self.resolve = resolve
         self.constants = {}
@@ -238,10 +255,14 @@ class _Rewriter:
         expr = self._expand(expr)
         table = self.tables.get(expr)
         if table is None:
-            table = ExpressionTable(
-                sympy_to_str(expr), self.grid, self._constants_of(expr), self.resolve, self.functions,
-                name=f"lut_{hint}*",
-            )
+            code, constants = sympy_to_str(expr), self._constants_of(expr)
+            grid = self.grid
+            if self.tolerances is not None:
+                grid = coarsest_grid(code, grid, constants, self.functions, *self.tolerances)
+            table = ExpressionTable(code, grid, constants, self.resolve, self.functions, name=f"lut_{hint}*")
+            if self.tolerances is not None:
+                logger.info(f"Table '{table.name}': step {grid.step} ({grid.size} points) for "
+                            f"rtol={self.tolerances[0]}, atol={self.tolerances[1]}.", name_suffix="step")
             self.tables[expr] = table
         return sympy.Function(table.name)(self.var)
 

@@ -103,15 +103,23 @@ def _cython_index_code(index):
                  index, **{"%ON_NAN%": "0.0"})
 
 
+# ``at`` reads (value, slope) pairs: one load site and one multiply-add.
 def _cpp_at_code(at):
-    return ("static inline double %NAME%(const int i, const double w)\n{" + _CPP_INTERPOLATE + "}\n").replace(
-        "%NAME%", at.name).replace("%VALUES%", f"{at.name}_values")
+    return f"""
+static inline double {at.name}(const int i, const double w)
+{{
+    const double *pair = _namespace{at.name}_pairs + 2 * i;
+    return pair[0] + w * pair[1];
+}}
+"""
 
 
 def _cython_at_code(at):
-    return ("cdef inline double %NAME%(const int i, const double w) noexcept nogil:\n"
-            "    global _namespace%VALUES%" + _CYTHON_INTERPOLATE).replace(
-        "%NAME%", at.name).replace("%VALUES%", f"{at.name}_values")
+    return f"""
+cdef inline double {at.name}(const int i, const double w) noexcept nogil:
+    global _namespace{at.name}_pairs
+    return _namespace{at.name}_pairs[2 * i] + w * _namespace{at.name}_pairs[2 * i + 1]
+"""
 
 
 def _numpy_index(function, extremes):
@@ -397,8 +405,7 @@ class TableAt(Function):
 
         def namespace(owner):
             table.before_codegen()
-            # A key of its own: a code object may declare this and the table itself.
-            return {f"{self.name}_values": table.values_}
+            return {f"{self.name}_pairs": np.column_stack([table.values_, table._slopes]).ravel()}
 
         self.implementations.add_dynamic_implementation("numpy", numpy_impl)
         for target, generate in TableAt.implementations.items():
