@@ -1,8 +1,9 @@
 """
 Tabulated against exact equations on every target: COBAHH (Traub-Miles, with
 exprel), Hodgkin-Huxley 1952 and Wang-Buzsaki, one neuron each driven above
-threshold for 1 s at dt = 0.01 ms with a 0.1 mV grid: the same number of
-spikes, and the last spike within 2 dt.
+threshold for 1 s at dt = 0.01 ms with a 0.1 mV grid, integrated with Brian2's
+exponential_euler and with lut_exponential_euler: the same number of spikes,
+and the last spike within 2 dt.
 """
 
 import numpy as np
@@ -17,9 +18,9 @@ DT = 0.01 * ms
 START = {"v": -65 * mV, "m": 0.05, "h": 0.6, "n": 0.32}
 
 
-def single_neuron(equations, namespace, model, name):
+def single_neuron(equations, namespace, model, name, method="exponential_euler"):
     group = NeuronGroup(1, equations, threshold="v > -20*mV", refractory="v > -20*mV",
-                        method="exponential_euler", namespace=namespace, name=name)
+                        method=method, namespace=namespace, name=name)
     for var, value in START.items():
         if var in group.variables:
             setattr(group, var, value)
@@ -29,7 +30,7 @@ def single_neuron(equations, namespace, model, name):
 
 @pytest.fixture(scope="module", params=TARGETS)
 def spike_times(request, tmp_path_factory):
-    """All six neurons (3 models, exact and tabulated) in one network: one build per target."""
+    """All nine neurons (3 models: exact, tabulated, tabulated without exp) in one network: one build per target."""
     target = request.param
     use_target(target, tmp_path_factory.mktemp(target))
     # Brian2's unit-checking fallback for exprel makes exact numpy runs ~5x slower
@@ -38,20 +39,22 @@ def spike_times(request, tmp_path_factory):
     objects, monitors = [], {}
     for model in MODELS:
         equations, namespace = getattr(models, model)()
-        variants = {"exact": equations,
-                    "lut": tabulate(equations, v=(-100 * mV, 100 * mV, 0.1 * mV), namespace=namespace)}
-        for variant, eqs in variants.items():
-            group, monitor = single_neuron(eqs, namespace, model, f"{model}_{variant}")
+        lut = tabulate(equations, v=(-100 * mV, 100 * mV, 0.1 * mV), namespace=namespace)
+        variants = {"exact": (equations, "exponential_euler"), "lut": (lut, "exponential_euler"),
+                    "lut_exp_free": (lut, "lut_exponential_euler")}
+        for variant, (eqs, method) in variants.items():
+            group, monitor = single_neuron(eqs, namespace, model, f"{model}_{variant}", method)
             objects += [group, monitor]
             monitors[model, variant] = monitor
     Network(objects).run(1 * second)
     return target, {key: np.asarray(mon.t) for key, mon in monitors.items()}
 
 
+@pytest.mark.parametrize("variant", ["lut", "lut_exp_free"])
 @pytest.mark.parametrize("model", MODELS)
-def test_same_spikes(spike_times, model):
+def test_same_spikes(spike_times, model, variant):
     target, times = spike_times
-    exact, lut = times[model, "exact"], times[model, "lut"]
+    exact, lut = times[model, "exact"], times[model, variant]
     assert len(exact) >= 10, f"{model} on {target} should fire regularly"
     assert len(lut) == len(exact)
     assert abs(lut[-1] - exact[-1]) <= 2 * float(DT) + 1e-12
