@@ -41,9 +41,9 @@ def _fill(template, function, **extra):
 # The generated functions share two pieces. The first turns the argument into
 # a fractional grid index ``f``; outside the grid it is clamped and the extreme
 # argument is stored in ``_range`` for the report after the run (a branch
-# almost never taken, so it costs nothing). The second interpolates: the
-# samples ``_values`` end with one repeated point, so the upper neighbour of
-# the last grid point exists and needs no branch.
+# almost never taken, so it costs nothing). The second interpolates from
+# (value, slope) pairs, one per grid point plus a repeated end point, so that
+# clamped arguments need no further branch: one load site, one multiply-add.
 _CPP_INDEX = """
     double f = x * %SCALE% - %OFFSET%;
     if (!(f >= 0.0)) {
@@ -56,8 +56,8 @@ _CPP_INDEX = """
     }
 """
 _CPP_INTERPOLATE = """
-    const double y0 = _namespace%VALUES%[i];
-    return y0 + w * (_namespace%VALUES%[i + 1] - y0);
+    const double *pair = _namespace%PAIRS% + 2 * i;
+    return pair[0] + w * pair[1];
 """
 _CYTHON_INDEX = """
     cdef double f = x * %SCALE% - %OFFSET%
@@ -73,22 +73,21 @@ _CYTHON_INDEX = """
         f = %LAST%
 """
 _CYTHON_INTERPOLATE = """
-    cdef double y0 = _namespace%VALUES%[i]
-    return y0 + w * (_namespace%VALUES%[i + 1] - y0)
+    return _namespace%PAIRS%[2 * i] + w * _namespace%PAIRS%[2 * i + 1]
 """
 
 
 def _cpp_code(table):
     return _fill("static inline double %NAME%(const double x)\n{" + _CPP_INDEX
                  + "    const int i = (int)f;\n    const double w = f - i;" + _CPP_INTERPOLATE + "}\n",
-                 table, **{"%ON_NAN%": "x", "%VALUES%": f"{table.name}_values"})
+                 table, **{"%ON_NAN%": "x", "%PAIRS%": f"{table.name}_pairs"})
 
 
 def _cython_code(table):
     return _fill("cdef inline double %NAME%(const double x) noexcept nogil:\n"
-                 "    global _namespace%NAME%_values, _namespace%NAME%_range" + _CYTHON_INDEX
+                 "    global _namespace%NAME%_pairs, _namespace%NAME%_range" + _CYTHON_INDEX
                  + "    cdef int i = <int>f\n    cdef double w = f - i" + _CYTHON_INTERPOLATE,
-                 table, **{"%ON_NAN%": "x", "%VALUES%": f"{table.name}_values"})
+                 table, **{"%ON_NAN%": "x", "%PAIRS%": f"{table.name}_pairs"})
 
 
 def _cpp_index_code(index):
@@ -103,23 +102,15 @@ def _cython_index_code(index):
                  index, **{"%ON_NAN%": "0.0"})
 
 
-# ``at`` reads (value, slope) pairs: one load site and one multiply-add.
 def _cpp_at_code(at):
-    return f"""
-static inline double {at.name}(const int i, const double w)
-{{
-    const double *pair = _namespace{at.name}_pairs + 2 * i;
-    return pair[0] + w * pair[1];
-}}
-"""
+    return ("static inline double %NAME%(const int i, const double w)\n{" + _CPP_INTERPOLATE + "}\n").replace(
+        "%NAME%", at.name).replace("%PAIRS%", f"{at.name}_pairs")
 
 
 def _cython_at_code(at):
-    return f"""
-cdef inline double {at.name}(const int i, const double w) noexcept nogil:
-    global _namespace{at.name}_pairs
-    return _namespace{at.name}_pairs[2 * i] + w * _namespace{at.name}_pairs[2 * i + 1]
-"""
+    return ("cdef inline double %NAME%(const int i, const double w) noexcept nogil:\n"
+            "    global _namespace%PAIRS%" + _CYTHON_INTERPOLATE).replace(
+        "%NAME%", at.name).replace("%PAIRS%", f"{at.name}_pairs")
 
 
 def _numpy_index(function, extremes):
@@ -354,7 +345,12 @@ class Table(_OnGrid):
 
     def _namespace(self, owner):
         self.before_codegen()
-        return {f"{self.name}_values": self.values_, f"{self.name}_range": self.extremes_}
+        return {f"{self.name}_pairs": self.pairs_, f"{self.name}_range": self.extremes_}
+
+    @property
+    def pairs_(self):
+        """(value, slope) at every grid point and the repeated end point, flattened."""
+        return np.column_stack([self.values_, self._slopes]).ravel()
 
 
 class GridIndex(_OnGrid):
@@ -405,7 +401,7 @@ class TableAt(Function):
 
         def namespace(owner):
             table.before_codegen()
-            return {f"{self.name}_pairs": np.column_stack([table.values_, table._slopes]).ravel()}
+            return {f"{self.name}_pairs": table.pairs_}
 
         self.implementations.add_dynamic_implementation("numpy", numpy_impl)
         for target, generate in TableAt.implementations.items():
