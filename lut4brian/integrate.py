@@ -131,8 +131,8 @@ def _fuse_lookups(expressions):
     pairs, replacements = {}, {}
     for call in set().union(*(e.atoms(sympy.Function) for e in expressions)):
         table = _table_of(call)
-        if table is None or isinstance(call.args[0], sympy.Function) and _table_of(call.args[0]):
-            continue
+        if table is None or call.args[0].atoms(sympy.Function):
+            continue  # not a table, or a table of a computed argument: left as it is
         pair = pairs.setdefault((table.grid_key, call.args[0]), (len(pairs), _grid_index(table)))
         i, w = sympy.symbols(f"_lut_i{pair[0]} _lut_w{pair[0]}", real=True)
         register_function(table.at)
@@ -188,11 +188,21 @@ class LutExponentialEuler(StateUpdateMethod):
     ``x*D(v) + K(v)`` from two tables built for the group's own ``dt``, the
     decay ``D = exp(-dt*Q)`` and the input ``K = x_inf*(1 - D)``: the per-step
     code has no ``exp()`` for these variables, only two lookups and one
-    multiply-add. All other
-    variables are integrated as by Brian2's ``exponential_euler``. Repeated
-    subexpressions (table calls, ``n**4``, shared denominators) are computed
-    once per step. With ``prefs.lut4brian.enabled = False`` this is exactly
-    Brian2's ``exponential_euler``.
+    multiply-add. All other variables are integrated as by Brian2's
+    ``exponential_euler``. Tables on one grid share one index computation, and
+    repeated subexpressions (``n**4``, shared denominators) are computed once
+    per step. With ``prefs.lut4brian.enabled = False`` this is exactly Brian2's
+    ``exponential_euler``.
+
+    Examples
+    --------
+    >>> from brian2 import NeuronGroup, mV, run, ms
+    >>> from lut4brian import models, tabulate
+    >>> eqs, namespace = models.hh1952()
+    >>> eqs = tabulate(eqs, v=(-100*mV, 100*mV, 0.1*mV), namespace=namespace)
+    >>> G = NeuronGroup(10, eqs, method='lut_exponential_euler', namespace=namespace)
+    >>> G.v = -65*mV
+    >>> run(1*ms)
     """
 
     def can_integrate(self, equations, variables, method_options=None):

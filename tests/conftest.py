@@ -8,19 +8,25 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TARGETS = ["numpy", "cython", "cpp_standalone"]
 
 
-@pytest.fixture(autouse=True)
-def brian_defaults():
-    """Every test starts on the runtime device with the numpy target and dt = 0.1 ms."""
+def _defaults():
     # Compiled cython modules go to the build folder, never the home directory.
     prefs.codegen.runtime.cython.cache_dir = os.path.join(ROOT, "build", "cython_cache")
     prefs.codegen.target = "numpy"
     prefs.codegen.runtime.numpy.discard_units = False
     defaultclock.dt = 0.1 * ms
+
+
+@pytest.fixture(autouse=True)
+def brian_defaults():
+    """Every test starts on the runtime device with the numpy target and dt = 0.1 ms."""
+    _defaults()
     yield
     # A standalone project that was built and run must be forgotten, or the
-    # next test using cpp_standalone finds it "already run".
+    # next test using cpp_standalone finds it "already run"; reinit_devices
+    # also resets the preferences, so the defaults are set again at once.
     reset_device("runtime")
     reinit_devices()
+    _defaults()
 
 
 def use_target(target, directory, build_on_run=True):
