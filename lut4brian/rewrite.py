@@ -121,10 +121,12 @@ def _tolerances(tolerance):
     return float(rtol), float(atol)
 
 
-def tabulated(namespace=None, **grid):
+def tabulated(namespace=None, tolerance=None, **grid):
     """
     Decorator: the decorated function returns equations, the result of the
-    decorated function is their tabulated version (see `tabulate`).
+    decorated function is their tabulated version (see `tabulate`, which
+    takes the same arguments). Constants are looked up where the decorated
+    function is called, then in the module that defines it.
 
     Examples
     --------
@@ -143,7 +145,7 @@ def tabulated(namespace=None, **grid):
             equations = make_equations(*args, **kwargs)
             caller = sys._getframe(1)
             fallback = namespace if namespace is not None else _ChainedFrame(caller, make_equations.__globals__)
-            return tabulate(equations, namespace=fallback, **grid)
+            return tabulate(equations, namespace=fallback, tolerance=tolerance, **grid)
 
         return make_tabulated
 
