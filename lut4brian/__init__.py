@@ -11,13 +11,14 @@ remain for the scripts written for it.
 """
 
 from . import compat as lut4brian
+from . import cuda  # registers the generators for brian2cuda's device
 from .compat import lutinit, lutinterpol
 from .integrate import lut_exponential_euler
 from .report import TableInfo, TableReport, report
 from .rewrite import tabulate, tabulated
-from .table import Table
+from .table import GridIndex, Table, TableAt
 
 __all__ = [
-    "Table", "tabulate", "tabulated", "lut_exponential_euler", "report", "TableInfo", "TableReport",
+    "Table", "GridIndex", "TableAt", "tabulate", "tabulated", "lut_exponential_euler", "report", "TableInfo", "TableReport",
     "lut4brian", "lutinit", "lutinterpol",
 ]

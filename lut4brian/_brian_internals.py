@@ -48,7 +48,9 @@ if not getattr(Network.after_run, "_lut4brian", False):
 def report_range_in_standalone(table):
     """On cpp_standalone, print the out-of-range report of a table (or grid index) after each run."""
     device = get_device()
-    if not isinstance(device, CPPStandaloneDevice):
+    # brian2cuda's device derives from cpp_standalone, but its tables live on
+    # the GPU and keep no record (see lut4brian.cuda).
+    if not isinstance(device, CPPStandaloneDevice) or "cuda" in type(device).__name__.lower():
         return
     record = f"brian::{table.name}_range"
     unit = str(get_unit(table.arg_dim))

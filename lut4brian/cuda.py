@@ -1,0 +1,51 @@
+"""
+Code generators for brian2cuda's ``cuda_standalone`` device.
+
+They follow brian2cuda's own `TimedArray` support: a ``__host__ __device__``
+function named after the implementation's ``name=``, reading its data through
+the namespace array that brian2cuda copies to the GPU (``_namespace<key>``).
+Importing lut4brian registers them; brian2cuda itself is not needed for that.
+
+On the GPU the argument is clamped to the grid but the out-of-range record is
+not kept: many threads would race on it and brian2cuda does not copy function
+namespaces back to the host.
+"""
+
+from .table import GridIndex, Table, TableAt, _fill
+
+__all__ = []
+
+_CUDA_INDEX = """
+    double f = x * %SCALE% - %OFFSET%;
+    if (!(f >= 0.0)) {
+        if (x != x) return %ON_NAN%;
+        f = 0.0;
+    } else if (f > %LAST%) {
+        f = %LAST%;
+    }
+"""
+_CUDA_INTERPOLATE = """
+    const double *pair = _namespace%PAIRS% + 2 * i;
+    return pair[0] + w * pair[1];
+"""
+
+
+def _cuda_code(table):
+    return _fill("__host__ __device__ static inline double %NAME%(const double x)\n{" + _CUDA_INDEX
+                 + "    const int i = (int)f;\n    const double w = f - i;" + _CUDA_INTERPOLATE + "}\n",
+                 table, **{"%ON_NAN%": "x", "%PAIRS%": f"{table.name}_pairs"})
+
+
+def _cuda_index_code(index):
+    return _fill("__host__ __device__ static inline double %NAME%(const double x)\n{" + _CUDA_INDEX
+                 + "    return f;\n}\n", index, **{"%ON_NAN%": "0.0"})
+
+
+def _cuda_at_code(at):
+    return ("__host__ __device__ static inline double %NAME%(const int i, const double w)\n{"
+            + _CUDA_INTERPOLATE + "}\n").replace("%NAME%", at.name).replace("%PAIRS%", f"{at.name}_pairs")
+
+
+Table.implementations["cuda"] = _cuda_code
+GridIndex.implementations["cuda"] = _cuda_index_code
+TableAt.implementations["cuda"] = _cuda_at_code
