@@ -2,7 +2,7 @@
 Brian2's COBAHH network (examples/COBAHH.py) run with its exact equations and
 with lut4brian's tables, side by side in one process.
 
-    python benchmarks/cobahh.py --target {numpy,cython,cpp_standalone} \\
+    python benchmarks/cobahh.py --target {numpy,cython,cpp_standalone,cuda_standalone} \\
         --neurons 4000 --duration-ms 200 [--repeats 3]
 
 Prints one JSON line. Times are medians of the simulation alone (for
@@ -116,7 +116,7 @@ def bench_standalone(args, duration):
     try:
         for name, (equations, namespace, method) in variants(args.step_mv, args.method).items():
             dirs[name] = os.path.join(workdir, name)
-            set_device("cpp_standalone", directory=dirs[name], build_on_run=False)
+            set_device(args.target, directory=dirs[name], build_on_run=False)
             defaultclock.dt = args.dt_ms * ms  # device.reinit() resets it
             nets[name] = models.cobahh_network(equations, namespace, args.neurons, args.record, method=method)
             nets[name][0].run(duration)
@@ -157,7 +157,8 @@ class _Fetched:
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--target", choices=["numpy", "cython", "cpp_standalone"], default="cython")
+    parser.add_argument("--target", choices=["numpy", "cython", "cpp_standalone", "cuda_standalone"],
+                        default="cython", help="cuda_standalone needs brian2cuda and a GPU")
     parser.add_argument("--neurons", type=int, default=4000)
     parser.add_argument("--duration-ms", type=float, default=200.0)
     parser.add_argument("--repeats", type=int, default=3)
@@ -169,7 +170,9 @@ def main():
     args = parser.parse_args()
     defaultclock.dt = args.dt_ms * ms
     duration = args.duration_ms * ms
-    bench = bench_standalone if args.target == "cpp_standalone" else bench_runtime
+    if args.target == "cuda_standalone":
+        import brian2cuda  # noqa: F401 (registers the device)
+    bench = bench_standalone if args.target.endswith("_standalone") else bench_runtime
     result = dict(target=args.target, method=args.method, neurons=args.neurons, duration_ms=args.duration_ms,
                   dt_ms=args.dt_ms, step_mV=args.step_mv, repeats=args.repeats)
     result.update(bench(args, duration))
