@@ -202,19 +202,19 @@ class ExpressionTable(Table):
         self.grid_spec = grid
         self.constants = dict(constants)
         self._resolve = resolve
-        self._functions = functions
+        self.functions = functions
         Table.__init__(self, values, grid.low, grid.step, name=name)
 
     def sample(self, grid):
         """The exact expression on another `Grid` of the same variable, unitless."""
-        return np.asarray(evaluate_on_grid(self.code, grid, self.constants, self._functions))
+        return np.asarray(evaluate_on_grid(self.code, grid, self.constants, self.functions))
 
     def before_codegen(self):
         current = {name: self._resolve(name) for name in self.constants}
         changed = [name for name, value in current.items() if not _same(value, self.constants[name])]
         if not changed:
             return
-        values = evaluate_on_grid(self.code, self.grid_spec, current, self._functions)
+        values = evaluate_on_grid(self.code, self.grid_spec, current, self.functions)
         fail_for_dimension_mismatch(values, self.values, f"Table '{self.name}' after {', '.join(changed)} changed")
         self.set_values(values)
         self.constants = current

@@ -56,7 +56,7 @@ class TableReport(list):
 
 def _info(table):
     grid = table.grid_spec.with_points(table.size)
-    exact, interpolated = interpolation_error(table.code, grid, table.constants, table._functions,
+    exact, interpolated = interpolation_error(table.code, grid, table.constants, table.functions,
                                               values=table.values)
     error = np.abs(interpolated - exact)
     significant = np.abs(exact) > 1e-12 * np.max(np.abs(exact))

@@ -113,8 +113,12 @@ def _cython_at_code(at):
         "%NAME%", at.name).replace("%PAIRS%", f"{at.name}_pairs")
 
 
-def _numpy_index(function, extremes):
-    """A vectorised fractional grid index, clamped; NaN gives 0 (see `_numpy_function`)."""
+def _numpy_clamped_index(function, extremes):
+    """
+    A vectorised ``index(x) -> (f, nans)``: the fractional grid index, clamped
+    (NaN gives 0), and the mask of NaN arguments, ``None`` when all of ``x``
+    is on the grid (the usual case, which costs no extra pass).
+    """
     scale = 1.0 / function.step_
     offset = function.low_ / function.step_
     last = float(function.size - 1)
@@ -126,16 +130,21 @@ def _numpy_index(function, extremes):
         if not nans.all():
             extremes[0] = min(extremes[0], x[~nans].min())
             extremes[1] = max(extremes[1], x[~nans].max())
-        return np.clip(np.nan_to_num(f, nan=0.0), 0.0, last)
+        return np.clip(np.nan_to_num(f, nan=0.0), 0.0, last), nans
 
     def index(x):
         f = x * scale - offset
         # The two reductions replace the clip a lookup would need anyway.
-        if not (f.min() >= 0.0 and f.max() <= last):
-            f = clamp(x, f)
-        return f
+        if f.min() >= 0.0 and f.max() <= last:
+            return f, None
+        return clamp(x, f)
 
     return index
+
+
+def _numpy_index(function, extremes):
+    clamped = _numpy_clamped_index(function, extremes)
+    return lambda x: clamped(x)[0]
 
 
 def _numpy_at(table):
@@ -151,14 +160,13 @@ def _numpy_at(table):
 
 
 def _numpy_function(table, extremes):
-    index, at = _numpy_index(table, extremes), _numpy_at(table)
+    index, at = _numpy_clamped_index(table, extremes), _numpy_at(table)
 
     def lookup(x):
-        f = index(x)
+        f, nans = index(x)
         i = f.astype(np.intp)
         y = at(i, f - i)
-        nans = np.isnan(x)
-        return np.where(nans, np.nan, y) if nans.any() else y
+        return y if nans is None or not nans.any() else np.where(nans, np.nan, y)
 
     return lookup
 

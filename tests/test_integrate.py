@@ -121,12 +121,12 @@ def test_tolerance_picks_the_coarsest_step_that_meets_it():
     for info in infos:
         table = DEFAULT_FUNCTIONS[info.name]
         exact, _ = interpolation_error(table.code, table.grid_spec.with_points(table.size),
-                                       table.constants, table._functions)
+                                       table.constants, table.functions)
         scale = np.max(np.abs(exact))
         assert float(info.max_abs_error) <= np.max(1e-4 * np.abs(exact) + 1e-6 * scale)
         # one point fewer would not do
         coarser = table.grid_spec.with_points(table.size - 1)
-        exact, interpolated = interpolation_error(table.code, coarser, table.constants, table._functions)
+        exact, interpolated = interpolation_error(table.code, coarser, table.constants, table.functions)
         assert np.any(np.abs(interpolated - exact) > 1e-4 * np.abs(exact) + 1e-6 * np.max(np.abs(exact)))
 
 
