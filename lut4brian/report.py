@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from brian2.core.functions import DEFAULT_FUNCTIONS
 from brian2.equations.equations import Equations
-from brian2.units.fundamentalunits import Quantity
+from brian2.units.fundamentalunits import Quantity, is_dimensionless
 
 from .grid import ExpressionTable, interpolation_error
 
@@ -34,18 +34,25 @@ class TableInfo:
         return {key: float(value) if isinstance(value, Quantity) else value for key, value in asdict(self).items()}
 
 
+def _short(quantity):
+    if is_dimensionless(quantity):
+        return f"{float(quantity):.3g}"
+    return quantity.in_best_unit(3)
+
+
 class TableReport(list):
     """A list of `TableInfo`, printed as a table."""
 
     def __str__(self):
         if not self:
             return "No tables."
-        header = f"{'table':<22} {'range':>22} {'step':>12} {'points':>8} {'memory':>9} {'max abs error':>15} {'max rel':>9}"
+        header = f"{'table':<22} {'range':>20} {'step':>10} {'points':>8} {'memory':>9} {'max abs error':>14} {'max rel':>9}"
         rows = [header, "-" * len(header)]
         for info in self:
+            grid_range = f"[{_short(info.low)}, {_short(info.high)}]"
             rows.append(
-                f"{info.name:<22} {f'[{info.low}, {info.high}]':>22} {info.step!s:>12} {info.points:>8} "
-                f"{info.memory_bytes / 1024:>7.1f}kB {info.max_abs_error!s:>15} {info.max_rel_error:>9.2e}"
+                f"{info.name:<22} {grid_range:>20} {_short(info.step):>10} {info.points:>8} "
+                f"{info.memory_bytes / 1024:>7.1f}kB {_short(info.max_abs_error):>14} {info.max_rel_error:>9.2e}"
             )
         rows += [f"  {info.name} = {info.expression}" for info in self]
         return "\n".join(rows)
