@@ -11,10 +11,11 @@ not kept: many threads would race on it and brian2cuda does not copy function
 namespaces back to the host.
 """
 
-from .table import GridIndex, Table, TableAt, _fill
+from .table import _CPP_INTERPOLATE, GridIndex, Table, TableAt, _cpp_at_code, _fill
 
 __all__ = []
 
+# As on cpp_standalone (lut4brian.table), without the out-of-range record.
 _CUDA_INDEX = """
     double f = x * %SCALE% - %OFFSET%;
     if (!(f >= 0.0)) {
@@ -24,15 +25,11 @@ _CUDA_INDEX = """
         f = %LAST%;
     }
 """
-_CUDA_INTERPOLATE = """
-    const double *pair = _namespace%PAIRS% + 2 * i;
-    return pair[0] + w * pair[1];
-"""
 
 
 def _cuda_code(table):
     return _fill("__host__ __device__ static inline double %NAME%(const double x)\n{" + _CUDA_INDEX
-                 + "    const int i = (int)f;\n    const double w = f - i;" + _CUDA_INTERPOLATE + "}\n",
+                 + "    const int i = (int)f;\n    const double w = f - i;" + _CPP_INTERPOLATE + "}\n",
                  table, **{"%ON_NAN%": "x", "%PAIRS%": f"{table.name}_pairs"})
 
 
@@ -42,8 +39,7 @@ def _cuda_index_code(index):
 
 
 def _cuda_at_code(at):
-    return ("__host__ __device__ static inline double %NAME%(const int i, const double w)\n{"
-            + _CUDA_INTERPOLATE + "}\n").replace("%NAME%", at.name).replace("%PAIRS%", f"{at.name}_pairs")
+    return "__host__ __device__ " + _cpp_at_code(at)
 
 
 Table.implementations["cuda"] = _cuda_code

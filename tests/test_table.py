@@ -70,3 +70,16 @@ def test_targets_interpolate_clamp_and_report(target, tmp_path, capfd):
     assert len(reports) == 2, reports  # once per run
     reached = ("-0.2 V", "0.3 V") if target == "cpp_standalone" else ("-200. mV", "300. mV")
     assert all(value in reports[0] for value in reached), reports[0]
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_table_by_any_name_in_a_group_namespace(target, tmp_path):
+    """Like a TimedArray: the table reaches the equations under the user's own name."""
+    use_target(target, tmp_path)
+    table = make_table()
+    x = np.array([-0.08, -0.0301, 0.01])
+    group = NeuronGroup(len(x), "y = rate(v) : Hz\nv : volt", namespace={"rate": table})
+    group.v = x * volt
+    monitor = StateMonitor(group, "y", record=True)
+    run(0.1 * ms)
+    assert np.allclose(np.asarray(monitor.y)[:, 0], reference(table, x), rtol=1e-12)
