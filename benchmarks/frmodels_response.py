@@ -1,0 +1,60 @@
+"""
+fr-models' README speed test, with frbrian's steady-state solver.
+
+    python benchmarks/frmodels_response.py --grid N --out FILE.npz
+
+Two cell types (E, I) on a non-periodic 1-D grid linspace(-1, 1, N),
+Gaussian coupling ``W_pop[i,j] exp(-(x-y)^2/(2 sigma_ij^2))/sqrt(2 pi
+sigma_ij^2) dx``, f(u) = [u]+^2, tau = 1; the uniform steady state r* held by
+h* = sqrt(r*) - W r*; a point input to E at index N//2. The response
+``dr = r - r*`` is the new steady state (fr-models integrates 500 tau to reach
+it). Prints one JSON line and saves ``dr`` (shape (2, N)) under ``dr``. The
+time is the best of ``--repeats``, model set-up included.
+"""
+
+import argparse
+import json
+import time
+
+import numpy as np
+
+from frbrian.analysis import steady_state
+from frbrian.kernels import Coupling, Gaussian, Grid
+from frbrian.transfer import power_law
+
+W_POP = [[1.09546555, -0.89098157], [0.90011321, -0.28263247]]
+SIGMA = [[0.2173913, 0.17391304], [0.17391304, 0.22608696]]
+R_STAR = np.array([1.36740442, 1.0928196])
+AMPLITUDE = 1.45305475949474
+
+
+def response(points):
+    """The steady-state response of the fr-models benchmark model on ``points`` grid points."""
+    coupling = Coupling(Grid((points,)), W_POP, [[Gaussian(s) for s in row] for row in SIGMA])
+    baseline = np.repeat(R_STAR[:, None], points, axis=1)
+    drive = np.sqrt(baseline) - coupling(baseline)
+    drive[0, points // 2] += AMPLITUDE
+    fixed = steady_state(coupling, power_law(), drive, initial=baseline)
+    return fixed.rates - baseline
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--grid", type=int, default=1501)
+    parser.add_argument("--out", default=None)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    times = []
+    for _ in range(args.repeats):
+        start = time.perf_counter()
+        dr = response(args.grid)
+        times.append(time.perf_counter() - start)
+    if args.out:
+        np.savez(args.out, dr=dr)
+    centre = dr[:, args.grid // 2]
+    print(json.dumps({"grid": args.grid, "neurons": 2 * args.grid, "seconds": min(times),
+                      "centre": [float(centre[0]), float(centre[1])]}))
+
+
+if __name__ == "__main__":
+    main()

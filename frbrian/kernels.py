@@ -1,0 +1,282 @@
+"""
+Regular grids of rate units and translation-invariant coupling kernels on
+them, as dense weight matrices and as FFT convolutions from one definition.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import fft
+
+__all__ = ["Grid", "Kernel", "Gaussian", "WrappedGaussian", "Exponential", "Convolution", "Coupling"]
+
+
+@dataclass(frozen=True)
+class Grid:
+    """
+    A regular 1-D or 2-D grid of units, ``shape`` points per axis, spanning
+    ``extent = (low, high)`` on every axis (unitless positions, as in
+    fr-models). Non-periodic grids include both ends (``linspace(low, high,
+    n)``); periodic grids wrap around, so their last point is one cell before
+    ``high``.
+
+    Examples
+    --------
+    >>> grid = Grid((101,))
+    >>> grid.cell, grid.size
+    (0.02, 101)
+    """
+
+    shape: tuple
+    extent: tuple = (-1.0, 1.0)
+    periodic: bool = False
+
+    def __post_init__(self):
+        shape = tuple(int(n) for n in np.atleast_1d(self.shape))
+        if len(shape) not in (1, 2):
+            raise ValueError(f"A grid is 1-D or 2-D; got shape {self.shape!r}.")
+        if min(shape) < 2:
+            raise ValueError(f"A grid needs at least 2 points per axis; got shape {shape}.")
+        low, high = (float(x) for x in self.extent)
+        if not high > low:
+            raise ValueError(f"The grid extent must be (low, high) with high > low; got {self.extent!r}.")
+        object.__setattr__(self, "shape", shape)
+        object.__setattr__(self, "extent", (low, high))
+
+    @property
+    def ndim(self):
+        return len(self.shape)
+
+    @property
+    def size(self):
+        return int(np.prod(self.shape))
+
+    @property
+    def period(self):
+        return self.extent[1] - self.extent[0]
+
+    @property
+    def cell(self):
+        """The distance between neighbours (the same on every axis when the shape is square)."""
+        n = self.shape[0]
+        return self.period / (n if self.periodic else n - 1)
+
+    def _cells(self):
+        return [self.period / (n if self.periodic else n - 1) for n in self.shape]
+
+    @property
+    def cell_volume(self):
+        """Length (1-D) or area (2-D) of one cell: the weight of a unit in a discretised integral."""
+        return float(np.prod(self._cells()))
+
+    def axes(self):
+        """The positions along each axis."""
+        low = self.extent[0]
+        return [low + step * np.arange(n) for n, step in zip(self.shape, self._cells())]
+
+    def offsets(self):
+        """
+        The displacements between units on which a kernel is sampled, per
+        axis: all ``2n - 1`` of them on a non-periodic axis, the ``n``
+        wrapped ones (in FFT order) on a periodic axis.
+        """
+        result = []
+        for n, step in zip(self.shape, self._cells()):
+            if self.periodic:
+                result.append(step * np.concatenate([np.arange(0, n - n // 2), np.arange(-(n // 2), 0)]))
+            else:
+                result.append(step * np.concatenate([np.arange(0, n), np.arange(-(n - 1), 0)]))
+        return result
+
+
+class Kernel:
+    """
+    A translation-invariant coupling ``k(x - y)`` per unit area, discretised
+    on a `Grid` as ``W[x, y] = k(x - y) * cell_volume``. Kernels add and
+    multiply (``k1 + k2``, ``k1 * k2``, ``0.5 * k``).
+    """
+
+    def density(self, *displacement, grid=None):
+        """The kernel at the given displacements (one array per axis) on ``grid``."""
+        raise NotImplementedError
+
+    def __add__(self, other):
+        return _Combined(np.add, self, _kernel(other))
+
+    __radd__ = __add__
+
+    def __mul__(self, other):
+        return _Combined(np.multiply, self, _kernel(other))
+
+    __rmul__ = __mul__
+
+    def sampled(self, grid):
+        """The kernel times the cell volume at `Grid.offsets`, shaped for an FFT."""
+        mesh = np.meshgrid(*grid.offsets(), indexing="ij")
+        return self.density(*mesh, grid=grid) * grid.cell_volume
+
+    def matrix(self, grid):
+        """The dense ``(grid.size, grid.size)`` weight matrix, ``W[target, source]``."""
+        positions = np.meshgrid(*grid.axes(), indexing="ij")
+        points = np.stack([p.ravel() for p in positions])
+        displacement = points[:, :, None] - points[:, None, :]
+        if grid.periodic:
+            displacement = (displacement + grid.period / 2) % grid.period - grid.period / 2
+        return self.density(*displacement, grid=grid) * grid.cell_volume
+
+    def convolver(self, grid):
+        """
+        A function ``r -> W @ r`` for rates ``r`` of shape ``(..., grid.size)``
+        that costs two FFTs instead of ``grid.size**2`` operations.
+        """
+        return Convolution(self, grid)
+
+
+def _kernel(value):
+    return value if isinstance(value, Kernel) else _Constant(float(value))
+
+
+class _Constant(Kernel):
+    def __init__(self, value):
+        self.value = value
+
+    def density(self, *displacement, grid=None):
+        return np.full(np.shape(displacement[0]), self.value)
+
+
+class _Combined(Kernel):
+    def __init__(self, operation, left, right):
+        self.operation, self.left, self.right = operation, left, right
+
+    def density(self, *displacement, grid=None):
+        return self.operation(self.left.density(*displacement, grid=grid),
+                              self.right.density(*displacement, grid=grid))
+
+
+def _positive(name, value):
+    value = float(value)
+    if not value > 0:
+        raise ValueError(f"The {name} of a kernel must be positive; got {value}.")
+    return value
+
+
+class Gaussian(Kernel):
+    """``exp(-|d|²/(2σ²)) / (2πσ²)^(ndim/2)``: integrates to 1 on an infinite grid."""
+
+    def __init__(self, sigma):
+        self.sigma = _positive("width sigma", sigma)
+
+    def density(self, *displacement, grid=None):
+        squared = sum(d**2 for d in displacement)
+        norm = (2 * np.pi * self.sigma**2) ** (len(displacement) / 2)
+        return np.exp(-squared / (2 * self.sigma**2)) / norm
+
+
+class WrappedGaussian(Gaussian):
+    """A `Gaussian` wrapped around a periodic grid: the sum over its images, ``images`` each way."""
+
+    def __init__(self, sigma, images=3):
+        super().__init__(sigma)
+        self.images = int(images)
+
+    def density(self, *displacement, grid=None):
+        if grid is None or not grid.periodic:
+            raise ValueError("A wrapped Gaussian needs a periodic grid.")
+        shifts = grid.period * np.arange(-self.images, self.images + 1)
+        images = np.meshgrid(*[shifts] * len(displacement), indexing="ij")
+        return sum(super(WrappedGaussian, self).density(*(d + s for d, s in zip(displacement, shift)))
+                   for shift in zip(*(image.ravel() for image in images)))
+
+
+class Exponential(Kernel):
+    """``exp(-|d|/λ)`` normalised to integrate to 1: ``/(2λ)`` in 1-D, ``/(2πλ²)`` in 2-D."""
+
+    def __init__(self, scale):
+        self.scale = _positive("length scale", scale)
+
+    def density(self, *displacement, grid=None):
+        distance = np.sqrt(sum(d**2 for d in displacement))
+        norm = 2 * self.scale if len(displacement) == 1 else 2 * np.pi * self.scale**2
+        return np.exp(-distance / self.scale) / norm
+
+
+class Convolution:
+    """``r -> W @ r`` for a kernel on a grid, by FFT (see `Kernel.convolver`)."""
+
+    def __init__(self, kernel, grid):
+        self.grid = grid
+        sampled = kernel.sampled(grid)
+        # Non-periodic axes: a linear convolution, padded to at least 2n - 1.
+        self.fft_shape = sampled.shape if grid.periodic else tuple(fft.next_fast_len(2 * n - 1) for n in grid.shape)
+        padded = np.zeros(self.fft_shape)
+        if grid.periodic:
+            padded[...] = sampled
+        else:
+            # negative offsets go to the end of the padded axis
+            index = np.ix_(*[np.r_[0:n, m - (n - 1):m] for n, m in zip(grid.shape, self.fft_shape)])
+            padded[index] = sampled
+        self.transform = fft.rfftn(padded)
+        self._axes = tuple(range(-grid.ndim, 0))
+
+    def spectrum(self, rates):
+        """The padded FFT of rates of shape ``(..., grid.size)``."""
+        rates = np.asarray(rates, dtype=float)
+        field = rates.reshape(rates.shape[:-1] + self.grid.shape)
+        return fft.rfftn(field, s=self.fft_shape, axes=self._axes)
+
+    def field(self, spectrum):
+        """Back from a spectrum to rates of shape ``(..., grid.size)``."""
+        result = fft.irfftn(spectrum, s=self.fft_shape, axes=self._axes)
+        crop = (Ellipsis,) + tuple(slice(0, n) for n in self.grid.shape)
+        return result[crop].reshape(result.shape[: -self.grid.ndim] + (self.grid.size,))
+
+    def __call__(self, rates):
+        return self.field(self.spectrum(rates) * self.transform)
+
+
+class Coupling:
+    """
+    Kernel coupling between cell types on one grid: the input to type ``i``
+    is ``sum_j weights[i, j] * (kernels[i][j] * r_j)``, the kernel discretised
+    as in `Kernel.matrix`. One FFT per source type and one inverse per target
+    type per call, whatever the number of pairs.
+
+    Parameters
+    ----------
+    grid : `Grid`
+    weights : array, shape (types, types)
+        ``weights[target, source]``, e.g. fr-models' ``W_pop``.
+    kernels : `Kernel` or nested list, shape (types, types)
+        One kernel for all pairs, or one per pair.
+    """
+
+    def __init__(self, grid, weights, kernels):
+        self.grid = grid
+        self.weights = np.asarray(weights, dtype=float)
+        types = len(self.weights)
+        if self.weights.shape != (types, types):
+            raise ValueError(f"The weights between cell types must be a square matrix; got shape {self.weights.shape}.")
+        if isinstance(kernels, Kernel):
+            kernels = [[kernels] * types for _ in range(types)]
+        if np.shape(kernels)[:2] != (types, types):
+            raise ValueError(f"Give one kernel, or {types}x{types} kernels (one per pair of cell types).")
+        self.kernels = kernels
+        self._convolutions = [[Convolution(k, grid) for k in row] for row in kernels]
+        self._transforms = np.stack([[w * c.transform for w, c in zip(w_row, c_row)]
+                                     for w_row, c_row in zip(self.weights, self._convolutions)])
+
+    @property
+    def types(self):
+        return len(self.weights)
+
+    def __call__(self, rates):
+        """Inputs for rates of shape ``(..., types, grid.size)``."""
+        convolution = self._convolutions[0][0]
+        # (..., 1, source, *fft) against (target, source, *fft), summed over the source
+        spectra = np.expand_dims(convolution.spectrum(rates), axis=-(self.grid.ndim + 2))
+        return convolution.field((self._transforms * spectra).sum(axis=-(self.grid.ndim + 1)))
+
+    def matrix(self):
+        """The dense ``(types*size, types*size)`` matrix, for small grids and checks."""
+        return np.block([[w * k.matrix(self.grid) for w, k in zip(w_row, k_row)]
+                         for w_row, k_row in zip(self.weights, self.kernels)])

@@ -1,0 +1,87 @@
+"""Grids and kernels: FFT convolution against the dense matrix, normalisation, bad input."""
+
+import numpy as np
+import pytest
+
+from frbrian.kernels import Exponential, Gaussian, Grid, WrappedGaussian
+
+RNG = np.random.default_rng(0)
+
+CASES = [
+    (Grid((101,)), Gaussian(0.2)),
+    (Grid((100,), periodic=True), WrappedGaussian(0.3)),
+    (Grid((64,), periodic=True), Gaussian(0.1)),
+    (Grid((80,)), Exponential(0.25) + 0.5 * Gaussian(0.1)),
+    (Grid((20, 16)), Exponential(0.3)),
+    (Grid((18, 12), periodic=True), WrappedGaussian(0.4) * Exponential(0.5)),
+    (Grid((15, 15), extent=(0, 3)), Gaussian(0.5) + -0.3 * Gaussian(1.0)),
+]
+
+
+@pytest.mark.parametrize("grid, kernel", CASES)
+def test_fft_convolution_equals_dense_matrix(grid, kernel):
+    rates = RNG.uniform(0, 5, (3, grid.size))
+    dense = rates @ kernel.matrix(grid).T
+    assert np.allclose(kernel.convolver(grid)(rates), dense, rtol=1e-10, atol=1e-12 * np.abs(dense).max())
+
+
+def test_discretisation_follows_frmodels():
+    # W[x, y] = exp(-(x-y)^2/(2 sigma^2)) / sqrt(2 pi sigma^2) * dx on linspace(-1, 1, N)
+    grid, sigma = Grid((101,)), 0.2173913
+    x = np.linspace(-1, 1, 101)
+    expected = np.exp(-(x[:, None] - x[None, :]) ** 2 / (2 * sigma**2)) / np.sqrt(2 * np.pi * sigma**2) * (x[1] - x[0])
+    assert np.allclose(Gaussian(sigma).matrix(grid), expected, rtol=1e-12)
+    assert np.allclose(grid.axes()[0], x)
+
+
+@pytest.mark.parametrize("kernel", [Gaussian(0.1), Exponential(0.1)])
+@pytest.mark.parametrize("shape", [(401,), (121, 121)])
+def test_kernels_integrate_to_one(kernel, shape):
+    grid = Grid(shape, extent=(-3, 3))
+    centre = np.zeros(grid.size)
+    centre[grid.size // 2] = 1.0
+    assert kernel.convolver(grid)(centre).sum() == pytest.approx(1.0, rel=2e-2)
+
+
+def test_wrapped_gaussian_is_periodic_and_complete():
+    grid = Grid((50,), periodic=True)
+    weights = WrappedGaussian(0.8).matrix(grid)
+    assert np.allclose(weights.sum(axis=1), 1.0, rtol=1e-6)  # every unit, wide kernel
+    assert np.allclose(weights, np.roll(np.roll(weights, 7, axis=0), 7, axis=1))
+
+
+@pytest.mark.parametrize(
+    "make, match",
+    [
+        (lambda: Gaussian(0), "width sigma of a kernel must be positive"),
+        (lambda: Exponential(-1), "length scale of a kernel must be positive"),
+        (lambda: Grid((1,)), "at least 2 points"),
+        (lambda: Grid((3, 3, 3)), "1-D or 2-D"),
+        (lambda: Grid((10,), extent=(1, -1)), "high > low"),
+        (lambda: WrappedGaussian(0.2).matrix(Grid((10,))), "needs a periodic grid"),
+    ],
+)
+def test_bad_input(make, match):
+    with pytest.raises(ValueError, match=match):
+        make()
+
+
+@pytest.mark.parametrize("grid", [Grid((101,)), Grid((12, 10), periodic=True)])
+def test_coupling_between_cell_types_equals_dense_block_matrix(grid):
+    from frbrian.kernels import Coupling
+
+    weights = [[1.09546555, -0.89098157], [0.90011321, -0.28263247]]
+    kernels = [[Gaussian(0.2173913), Gaussian(0.17391304)], [Gaussian(0.17391304), Exponential(0.22608696)]]
+    coupling = Coupling(grid, weights, kernels)
+    rates = RNG.uniform(0, 2, (4, 2, grid.size))
+    dense = (coupling.matrix() @ rates.reshape(4, -1).T).T.reshape(rates.shape)
+    assert np.allclose(coupling(rates), dense, rtol=1e-10, atol=1e-12)
+
+
+def test_coupling_bad_shapes():
+    from frbrian.kernels import Coupling
+
+    with pytest.raises(ValueError, match="square matrix"):
+        Coupling(Grid((10,)), [[1.0, 2.0]], Gaussian(0.1))
+    with pytest.raises(ValueError, match="one per pair"):
+        Coupling(Grid((10,)), np.eye(2), [[Gaussian(0.1)]])
