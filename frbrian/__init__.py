@@ -6,11 +6,12 @@ Built so far: transfer functions (`power_law`, `sigmoid`, `tanh`,
 translation-invariant kernels (`Gaussian`, `WrappedGaussian`, `Exponential`,
 their sums and products) as dense matrices or FFT convolutions, coupling
 between cell types (`Coupling`), and the analysis of fixed points
-(`steady_state`, `linear_response`, `stability`, `paradoxical_response`).
-Rate populations as Brian2 groups, bridges to spiking groups and fitting
-with PyTorch are the next steps (see the issue tracker).
+(`steady_state`, `linear_response`, `stability`, `paradoxical_response`),
+and rate populations as Brian2 groups (`RateNetwork`). Bridges to spiking
+groups and fitting with PyTorch are the next steps (see the issue tracker).
 """
 
+from .brian import RateNetwork
 from .analysis import SteadyState, SteadyStateError, linear_response, paradoxical_response, stability, steady_state
 from .kernels import Coupling, Exponential, Gaussian, Grid, Kernel, WrappedGaussian
 from .transfer import Transfer, power_law, sigmoid, tanh, threshold_linear, transfer_function
@@ -18,5 +19,5 @@ from .transfer import Transfer, power_law, sigmoid, tanh, threshold_linear, tran
 __all__ = [
     "Transfer", "power_law", "sigmoid", "tanh", "threshold_linear", "transfer_function",
     "Grid", "Kernel", "Gaussian", "WrappedGaussian", "Exponential", "Coupling",
-    "SteadyState", "SteadyStateError", "steady_state", "linear_response", "stability", "paradoxical_response",
+    "RateNetwork", "SteadyState", "SteadyStateError", "steady_state", "linear_response", "stability", "paradoxical_response",
 ]

@@ -1,0 +1,125 @@
+"""
+Rate populations as Brian2 groups: ``tau dr/dt = -r + f(I)``, one
+`NeuronGroup` per cell type on a `Grid`, coupled through a `Coupling`.
+"""
+
+import numpy as np
+from brian2 import BrianObject, Hz, NetworkOperation, NeuronGroup, Synapses
+from brian2.devices.device import get_device
+from brian2.devices.cpp_standalone.device import CPPStandaloneDevice
+from brian2.units.allunits import second
+from brian2.units.fundamentalunits import fail_for_dimension_mismatch
+
+from .transfer import transfer_function
+
+__all__ = ["RateNetwork"]
+
+
+class RateNetwork(BrianObject):
+    """
+    RateNetwork(coupling, tau, transfer, drive=0, names=None, initial=0*Hz, name='ratenetwork*')
+
+    Rate units ``tau dr/dt = -r + f(I)*Hz`` with ``I = W r + h``, one
+    `NeuronGroup` per cell type (``self['E']``), ``grid.size`` units each.
+    Add it to a `Network` (or let ``run()`` find it) like any group; it works
+    with `StateMonitor`, ``store``/``restore`` and every target.
+
+    Parameters
+    ----------
+    coupling : `frbrian.kernels.Coupling`
+        ``W``: the weights between cell types (in 1/Hz, so that ``W r`` is
+        dimensionless) and their kernels on the grid.
+    tau : `Quantity` or list of them
+        Time constant per cell type.
+    transfer : `Transfer`, str or list of them
+        ``f``, dimensionless (the rate is ``f(I)`` in Hz).
+    drive : float, array or str
+        ``h``: a number, an array of shape ``(types, size)``, or a Brian2
+        expression (e.g. ``'stimulus(t, i)'`` with a `TimedArray`).
+
+    Notes
+    -----
+    On numpy and cython the coupling is an FFT convolution in a
+    `NetworkOperation` (O(N log N) per step); on cpp_standalone, where Python
+    cannot run during the simulation, it is ``(summed)`` `Synapses` between all
+    pairs of units (O(N^2) per step).
+
+    Examples
+    --------
+    >>> from brian2 import ms, run
+    >>> from frbrian import Coupling, Gaussian, Grid
+    >>> net = RateNetwork(Coupling(Grid((21,)), [[1.0, -1.0], [1.0, -0.5]], Gaussian(0.2)),
+    ...                   tau=[10*ms, 5*ms], transfer='power_law', drive=1.0, names=["E", "I"])
+    >>> run(50*ms)
+    >>> bool(net["E"].r[10] > 0*Hz)
+    True
+    """
+
+    add_to_magic_network = True
+
+    def __init__(self, coupling, tau, transfer, drive=0.0, names=None, initial=0 * Hz, name="ratenetwork*"):
+        BrianObject.__init__(self, name=name)
+        types = coupling.types
+        self.coupling = coupling
+        self.names = list(names) if names is not None else [f"type{k}" for k in range(types)]
+        if len(self.names) != types:
+            raise ValueError(f"Give one name per cell type ({types}); got {self.names}.")
+        taus = list(tau) if isinstance(tau, (list, tuple)) else [tau] * types
+        transfers = list(transfer) if isinstance(transfer, (list, tuple)) else [transfer] * types
+        if len(taus) != types or len(transfers) != types:
+            raise ValueError(f"Give one tau and one transfer function, or one per cell type ({types}).")
+        for value in taus:
+            fail_for_dimension_mismatch(value, second, "The time constants tau")
+            if not float(value) > 0:
+                raise ValueError(f"The time constants must be positive; got {value}.")
+        transfers = [transfer_function(f) for f in transfers]  # all checks before any group exists
+        self.groups = [self._group(n, t, f, drive, k, initial)
+                       for k, (n, t, f) in enumerate(zip(self.names, taus, transfers))]
+        self.contained_objects.extend(self.groups)
+        self.contained_objects.extend(self._coupling_objects())
+
+    def __getitem__(self, name):
+        return self.groups[self.names.index(name)]
+
+    def _group(self, name, tau, transfer, drive, index, initial):
+        external = drive if isinstance(drive, str) else "h"
+        sources = " + ".join(f"I_from_{n}" for n in self.names)
+        equations = f"""
+        dr/dt = (-r + ({transfer.expression})*Hz)/tau : Hz
+        I = {sources} + {external} : 1
+        tau : second (constant)
+        h : 1
+        """ + "".join(f"I_from_{n} : 1\n" for n in self.names)
+        group = NeuronGroup(self.coupling.grid.size, equations, method="euler", name=f"{self.name}_{name}")
+        group.tau = tau
+        group.r = initial
+        if not isinstance(drive, str):
+            group.h = np.broadcast_to(np.asarray(drive, dtype=float), (len(self.names), group.N))[index]
+        return group
+
+    def _coupling_objects(self):
+        if isinstance(get_device(), CPPStandaloneDevice):
+            return self._synapses()
+        operation = NetworkOperation(self._couple, when="before_groups", name=f"{self.name}_coupling")
+        return [operation]
+
+    def _couple(self):
+        rates = np.stack([np.asarray(group.r_[:]) for group in self.groups])
+        inputs = self.coupling.contributions(rates)
+        for target, group in enumerate(self.groups):
+            for source, name in enumerate(self.names):
+                group.variables[f"I_from_{name}"].set_value(inputs[target, source])
+
+    def _synapses(self):
+        dense = self.coupling.matrix()
+        size = self.coupling.grid.size
+        objects = []
+        for target, post in enumerate(self.groups):
+            for source, (name, pre) in enumerate(zip(self.names, self.groups)):
+                synapses = Synapses(pre, post, f"w : 1\nI_from_{name}_post = w*r_pre/Hz : 1 (summed)",
+                                    name=f"{self.name}_{name}_to_{self.names[target]}")
+                synapses.connect()
+                block = dense[target * size:(target + 1) * size, source * size:(source + 1) * size]
+                synapses.w = block.T.ravel()  # synapses run in (pre, post) order
+                objects.append(synapses)
+        return objects
