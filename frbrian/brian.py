@@ -81,15 +81,21 @@ class RateNetwork(BrianObject):
     def __getitem__(self, name):
         return self.groups[self.names.index(name)]
 
+    @staticmethod
+    def _standalone():
+        return isinstance(get_device(), CPPStandaloneDevice)
+
     def _group(self, name, tau, transfer, drive, index, initial):
         external = drive if isinstance(drive, str) else "h"
-        sources = " + ".join(f"I_from_{n}" for n in self.names)
+        # The recurrent input: one variable set by the FFT on the runtime
+        # targets, one summed variable per source type on cpp_standalone.
+        sources = [f"I_from_{n}" for n in self.names] if self._standalone() else ["I_rec"]
         equations = f"""
         dr/dt = (-r + ({transfer.expression})*Hz)/tau : Hz
-        I = {sources} + {external} : 1
+        I = {" + ".join(sources)} + {external} : 1
         tau : second (constant)
         h : 1
-        """ + "".join(f"I_from_{n} : 1\n" for n in self.names)
+        """ + "".join(f"{source} : 1\n" for source in sources)
         group = NeuronGroup(self.coupling.grid.size, equations, method="euler", name=f"{self.name}_{name}")
         group.tau = tau
         group.r = initial
@@ -98,17 +104,14 @@ class RateNetwork(BrianObject):
         return group
 
     def _coupling_objects(self):
-        if isinstance(get_device(), CPPStandaloneDevice):
+        if self._standalone():
             return self._synapses()
-        operation = NetworkOperation(self._couple, when="before_groups", name=f"{self.name}_coupling")
-        return [operation]
+        return [NetworkOperation(self._couple, when="before_groups", name=f"{self.name}_coupling")]
 
     def _couple(self):
         rates = np.stack([np.asarray(group.r_[:]) for group in self.groups])
-        inputs = self.coupling.contributions(rates)
-        for target, group in enumerate(self.groups):
-            for source, name in enumerate(self.names):
-                group.variables[f"I_from_{name}"].set_value(inputs[target, source])
+        for group, current in zip(self.groups, self.coupling(rates)):
+            group.variables["I_rec"].set_value(current)
 
     def _synapses(self):
         dense = self.coupling.matrix()

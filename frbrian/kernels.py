@@ -276,12 +276,6 @@ class Coupling:
         spectra = np.expand_dims(convolution.spectrum(rates), axis=-(self.grid.ndim + 2))
         return convolution.field((self._transforms * spectra).sum(axis=-(self.grid.ndim + 1)))
 
-    def contributions(self, rates):
-        """The input from each source type to each target type, shape ``(..., target, source, size)``."""
-        convolution = self._convolutions[0][0]
-        spectra = np.expand_dims(convolution.spectrum(rates), axis=-(self.grid.ndim + 2))
-        return convolution.field(self._transforms * spectra)
-
     def matrix(self):
         """The dense ``(types*size, types*size)`` matrix, for small grids and checks."""
         return np.block([[w * k.matrix(self.grid) for w, k in zip(w_row, k_row)]
