@@ -177,7 +177,7 @@ class _OnGrid(Function, Nameable, CacheKey):
     (``size`` points) that records how far its argument left the grid.
     """
 
-    _cache_irrelevant_attributes = {"_id", "_pairs", "extremes_", "pyfunc", "implementations"}
+    _cache_irrelevant_attributes = {"_id", "values_", "_slopes", "extremes_", "pyfunc", "implementations"}
 
     def _set_grid(self, low, step, size):
         fail_for_dimension_mismatch(low, step, "The grid start and step must have the same unit.")
@@ -305,10 +305,9 @@ class Table(_OnGrid):
             raise ValueError(f"The values of table '{self.name}' are not all finite.")
         self._set_grid(low, step, len(values_))
         self.dim = get_dimensions(values)
-        # (value, slope) per grid point plus one repeated end point (see the
-        # code generators); the compiled targets read the pairs, numpy the columns.
-        self._pairs = np.zeros((len(values_) + 1, 2))
-        self._store(values_)
+        # One repeated end point (see the code generators) and the slopes for numpy.
+        self.values_ = np.append(values_, values_[-1])
+        self._slopes = np.diff(self.values_, append=self.values_[-1])
         self._at = None
         Function.__init__(
             self,
@@ -331,22 +330,9 @@ class Table(_OnGrid):
         values_ = np.asarray(values, dtype=np.float64)
         if values_.shape != (self.size,):
             raise ValueError(f"Table '{self.name}' needs {self.size} values, got shape {values_.shape}.")
-        self._store(values_)
-
-    def _store(self, values_):
-        self._pairs[:-1, 0] = values_
-        self._pairs[-1, 0] = values_[-1]
-        self._pairs[:-1, 1] = np.diff(self._pairs[:, 0])
-        self._pairs[-1, 1] = 0.0
-
-    @property
-    def values_(self):
-        """The samples and the repeated end point, unitless (a view)."""
-        return self._pairs[:, 0]
-
-    @property
-    def _slopes(self):
-        return self._pairs[:, 1]
+        self.values_[:-1] = values_
+        self.values_[-1] = values_[-1]
+        self._slopes[:] = np.diff(self.values_, append=self.values_[-1])
 
     @property
     def at(self):
@@ -371,8 +357,8 @@ class Table(_OnGrid):
 
     @property
     def pairs_(self):
-        """(value, slope) at every grid point and the repeated end point, flattened (a view)."""
-        return self._pairs.ravel()
+        """(value, slope) at every grid point and the repeated end point, flattened."""
+        return np.column_stack([self.values_, self._slopes]).ravel()
 
 
 class GridIndex(_OnGrid):
