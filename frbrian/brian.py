@@ -19,23 +19,36 @@ class RateNetwork(BrianObject):
     """
     RateNetwork(coupling, tau, transfer, drive=0, names=None, initial=0*Hz, name='ratenetwork*')
 
-    Rate units ``tau dr/dt = -r + f(I)*Hz`` with ``I = W r + h``, one
-    `NeuronGroup` per cell type (``self['E']``), ``grid.size`` units each.
+    Rate units ``tau dr/dt = -r + F`` with ``F = f(I)*Hz`` and ``I = W r + h``,
+    one `NeuronGroup` per cell type (``self['E']``), ``coupling.size`` units
+    each.
     Add it to a `Network` (or let ``run()`` find it) like any group; it works
     with `StateMonitor`, ``store``/``restore`` and every target.
 
     Parameters
     ----------
-    coupling : `frbrian.kernels.Coupling`
+    coupling : `Coupling` or `DenseCoupling`
         ``W``: the weights between cell types (in 1/Hz, so that ``W r`` is
-        dimensionless) and their kernels on the grid.
+        dimensionless) and their kernels on the grid, or a dense matrix.
     tau : `Quantity` or list of them
         Time constant per cell type.
     transfer : `Transfer`, str or list of them
         ``f``, dimensionless (the rate is ``f(I)`` in Hz).
     drive : float, array or str
         ``h``: a number, an array of shape ``(types, size)``, or a Brian2
-        expression (e.g. ``'stimulus(t, i)'`` with a `TimedArray`).
+        expression (e.g. ``'stimulus(t, i)'`` with a `TimedArray`, or
+        ``'h + w_spikes*A/Hz'`` with variables declared in ``equations``).
+    names : list of str, optional
+        The cell types' names (``['E', 'I']``); by default ``type0``, ...
+    initial : `Quantity`
+        The initial rate, in Hz.
+    dynamics : str
+        The right-hand side of ``tau dr/dt``, a Brian2 expression in ``r``
+        and ``F``: ``'-r + F'`` by default, ``'-r + (1 - k*r)*F'`` for
+        Wilson-Cowan refractoriness (``k`` in seconds, from the namespace).
+    equations : str or dict
+        Extra equations for every group, or per cell type name (e.g.
+        ``'A : Hz (linked)'`` for an input from a spiking population).
 
     Notes
     -----
@@ -57,7 +70,8 @@ class RateNetwork(BrianObject):
 
     add_to_magic_network = True
 
-    def __init__(self, coupling, tau, transfer, drive=0.0, names=None, initial=0 * Hz, name="ratenetwork*"):
+    def __init__(self, coupling, tau, transfer, drive=0.0, names=None, initial=0 * Hz, dynamics="-r + F",
+                 equations="", name="ratenetwork*"):
         BrianObject.__init__(self, name=name)
         types = coupling.types
         self.coupling = coupling
@@ -72,9 +86,12 @@ class RateNetwork(BrianObject):
             fail_for_dimension_mismatch(value, second, "The time constants tau")
             if not float(value) > 0:
                 raise ValueError(f"The time constants must be positive; got {value}.")
-        transfers = [transfer_function(f) for f in transfers]  # all checks before any group exists
-        self.groups = [self._group(n, t, f, drive, k, initial)
-                       for k, (n, t, f) in enumerate(zip(self.names, taus, transfers))]
+        self.taus = taus
+        self.transfers = [transfer_function(f) for f in transfers]  # all checks before any group exists
+        self.drive, self.initial, self.dynamics = drive, initial, dynamics
+        extra = equations if isinstance(equations, dict) else {n: equations for n in self.names}
+        self.groups = [self._group(n, t, f, drive, k, initial, dynamics, str(extra.get(n, "")))
+                       for k, (n, t, f) in enumerate(zip(self.names, taus, self.transfers))]
         self.contained_objects.extend(self.groups)
         self.contained_objects.extend(self._coupling_objects())
 
@@ -85,18 +102,19 @@ class RateNetwork(BrianObject):
     def _standalone():
         return isinstance(get_device(), CPPStandaloneDevice)
 
-    def _group(self, name, tau, transfer, drive, index, initial):
+    def _group(self, name, tau, transfer, drive, index, initial, dynamics, extra):
         external = drive if isinstance(drive, str) else "h"
         # The recurrent input: one variable set by the FFT on the runtime
         # targets, one summed variable per source type on cpp_standalone.
         sources = [f"I_from_{n}" for n in self.names] if self._standalone() else ["I_rec"]
         equations = f"""
-        dr/dt = (-r + ({transfer.expression})*Hz)/tau : Hz
+        dr/dt = ({dynamics})/tau : Hz
+        F = ({transfer.expression})*Hz : Hz
         I = {" + ".join(sources)} + {external} : 1
         tau : second (constant)
         h : 1
-        """ + "".join(f"{source} : 1\n" for source in sources)
-        group = NeuronGroup(self.coupling.grid.size, equations, method="euler", name=f"{self.name}_{name}")
+        """ + "".join(f"{source} : 1\n" for source in sources) + extra
+        group = NeuronGroup(self.coupling.size, equations, method="euler", name=f"{self.name}_{name}")
         group.tau = tau
         group.r = initial
         if not isinstance(drive, str):
@@ -115,7 +133,7 @@ class RateNetwork(BrianObject):
 
     def _synapses(self):
         dense = self.coupling.matrix()
-        size = self.coupling.grid.size
+        size = self.coupling.size
         objects = []
         for target, post in enumerate(self.groups):
             for source, (name, pre) in enumerate(zip(self.names, self.groups)):

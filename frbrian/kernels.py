@@ -6,9 +6,11 @@ them, as dense weight matrices and as FFT convolutions from one definition.
 from dataclasses import dataclass
 
 import numpy as np
+from brian2.units.allunits import second
+from brian2.units.fundamentalunits import Quantity, fail_for_dimension_mismatch
 from scipy import fft
 
-__all__ = ["Grid", "Kernel", "Gaussian", "WrappedGaussian", "Exponential", "Convolution", "Coupling"]
+__all__ = ["Grid", "Kernel", "Gaussian", "WrappedGaussian", "Exponential", "Convolution", "Coupling", "DenseCoupling"]
 
 
 @dataclass(frozen=True)
@@ -234,6 +236,14 @@ class Convolution:
         return self.field(self.spectrum(rates) * self.transform)
 
 
+def _unitless_weights(weights):
+    """Weights as floats in 1/Hz (= s): plain numbers are taken to be in 1/Hz already."""
+    if isinstance(weights, Quantity):
+        fail_for_dimension_mismatch(weights, second, "Weights between rate units must be in 1/Hz (so that W r is dimensionless)")
+        return np.asarray(weights / second, dtype=float)
+    return np.asarray(weights, dtype=float)
+
+
 class Coupling:
     """
     Kernel coupling between cell types on one grid: the input to type ``i``
@@ -252,7 +262,7 @@ class Coupling:
 
     def __init__(self, grid, weights, kernels):
         self.grid = grid
-        self.weights = np.asarray(weights, dtype=float)
+        self.weights = _unitless_weights(weights)
         types = len(self.weights)
         if self.weights.shape != (types, types):
             raise ValueError(f"The weights between cell types must be a square matrix; got shape {self.weights.shape}.")
@@ -269,6 +279,11 @@ class Coupling:
     def types(self):
         return len(self.weights)
 
+    @property
+    def size(self):
+        """Units per cell type."""
+        return self.grid.size
+
     def __call__(self, rates):
         """Inputs for rates of shape ``(..., types, grid.size)``."""
         convolution = self._convolutions[0][0]
@@ -280,3 +295,51 @@ class Coupling:
         """The dense ``(types*size, types*size)`` matrix, for small grids and checks."""
         return np.block([[w * k.matrix(self.grid) for w, k in zip(w_row, k_row)]
                          for w_row, k_row in zip(self.weights, self.kernels)])
+
+
+class DenseCoupling:
+    """
+    Coupling through a dense weight matrix ``W[target, source]`` of shape
+    ``(types*size, types*size)``, for networks without spatial structure;
+    ``W @ r`` runs at BLAS speed.
+
+    Parameters
+    ----------
+    weights : array, shape (types*size, types*size)
+        In 1/Hz when the rates are in Hz (``W r`` is dimensionless).
+    types : int
+        The number of cell types; the units of type ``k`` are rows and
+        columns ``k*size`` to ``(k+1)*size - 1``.
+
+    Examples
+    --------
+    >>> coupling = DenseCoupling(np.eye(4), types=2)
+    >>> coupling.size, coupling(np.ones((2, 2))).shape
+    (2, (2, 2))
+    """
+
+    def __init__(self, weights, types=1):
+        self.weights = np.ascontiguousarray(_unitless_weights(weights))
+        n = len(self.weights)
+        if self.weights.ndim != 2 or self.weights.shape != (n, n) or n == 0:
+            raise ValueError(f"The dense weight matrix must be square, W[target, source]; got shape {self.weights.shape}.")
+        if int(types) < 1 or n % int(types):
+            raise ValueError(f"{n} units cannot be split into {types} cell types of equal size.")
+        self._types = int(types)
+
+    @property
+    def types(self):
+        return self._types
+
+    @property
+    def size(self):
+        return len(self.weights) // self._types
+
+    def __call__(self, rates):
+        """Inputs for rates of shape ``(..., types, size)``."""
+        rates = np.asarray(rates, dtype=float)
+        flat = rates.reshape(rates.shape[:-2] + (len(self.weights),))
+        return (flat @ self.weights.T).reshape(rates.shape)
+
+    def matrix(self):
+        return self.weights
