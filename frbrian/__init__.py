@@ -13,11 +13,11 @@ groups and fitting with PyTorch are the next steps (see the issue tracker).
 
 from .brian import RateNetwork
 from .analysis import SteadyState, SteadyStateError, linear_response, paradoxical_response, stability, steady_state
-from .kernels import Coupling, Exponential, Gaussian, Grid, Kernel, WrappedGaussian
+from .kernels import Coupling, DenseCoupling, Exponential, Gaussian, Grid, Kernel, WrappedGaussian
 from .transfer import Transfer, power_law, sigmoid, tanh, threshold_linear, transfer_function
 
 __all__ = [
     "Transfer", "power_law", "sigmoid", "tanh", "threshold_linear", "transfer_function",
-    "Grid", "Kernel", "Gaussian", "WrappedGaussian", "Exponential", "Coupling",
+    "Grid", "Kernel", "Gaussian", "WrappedGaussian", "Exponential", "Coupling", "DenseCoupling",
     "RateNetwork", "SteadyState", "SteadyStateError", "steady_state", "linear_response", "stability", "paradoxical_response",
 ]

@@ -4,12 +4,13 @@ Rate populations as Brian2 groups: ``tau dr/dt = -r + f(I)``, one
 """
 
 import numpy as np
-from brian2 import BrianObject, Hz, NetworkOperation, NeuronGroup, Synapses
+from brian2 import BrianObject, Hz, NetworkOperation, NeuronGroup
 from brian2.devices.device import get_device
 from brian2.devices.cpp_standalone.device import CPPStandaloneDevice
 from brian2.units.allunits import second
 from brian2.units.fundamentalunits import fail_for_dimension_mismatch
 
+from .coupling_cpp import coupling_function
 from .transfer import transfer_function
 
 __all__ = ["RateNetwork"]
@@ -52,10 +53,12 @@ class RateNetwork(BrianObject):
 
     Notes
     -----
-    On numpy and cython the coupling is an FFT convolution in a
-    `NetworkOperation` (O(N log N) per step); on cpp_standalone, where Python
-    cannot run during the simulation, it is ``(summed)`` `Synapses` between all
-    pairs of units (O(N^2) per step).
+    The recurrent input ``I_rec = W r`` of all groups is computed once per
+    step, before the groups update: an FFT convolution for kernel coupling
+    (O(N log N) per step) and a matrix-vector product for dense coupling. On
+    numpy and cython it runs in a `NetworkOperation` (numpy's FFT and BLAS);
+    on cpp_standalone, where Python cannot run during the simulation, in C++
+    (see `frbrian.coupling_cpp`).
 
     Examples
     --------
@@ -104,16 +107,14 @@ class RateNetwork(BrianObject):
 
     def _group(self, name, tau, transfer, drive, index, initial, dynamics, extra):
         external = drive if isinstance(drive, str) else "h"
-        # The recurrent input: one variable set by the FFT on the runtime
-        # targets, one summed variable per source type on cpp_standalone.
-        sources = [f"I_from_{n}" for n in self.names] if self._standalone() else ["I_rec"]
         equations = f"""
         dr/dt = ({dynamics})/tau : Hz
         F = ({transfer.expression})*Hz : Hz
-        I = {" + ".join(sources)} + {external} : 1
+        I = I_rec + {external} : 1
+        I_rec : 1
         tau : second (constant)
         h : 1
-        """ + "".join(f"{source} : 1\n" for source in sources) + extra
+        """ + extra
         group = NeuronGroup(self.coupling.size, equations, method="euler", name=f"{self.name}_{name}")
         group.tau = tau
         group.r = initial
@@ -122,25 +123,23 @@ class RateNetwork(BrianObject):
         return group
 
     def _coupling_objects(self):
+        # I_rec of every group is set once per step, before the groups update.
         if self._standalone():
-            return self._synapses()
+            function = coupling_function(self)
+            first = self.groups[0]
+            first.namespace[function.implementations["cpp"].name] = function
+            runner = first.run_regularly(f"I_rec = {function.implementations['cpp'].name}(i)", when="before_groups",
+                                         name=f"{self.name}_coupling")
+            first.contained_objects.remove(runner)  # owned here, so that it runs only with the network
+            return [runner]
         return [NetworkOperation(self._couple, when="before_groups", name=f"{self.name}_coupling")]
 
-    def _couple(self):
-        rates = np.stack([np.asarray(group.r_[:]) for group in self.groups])
-        for group, current in zip(self.groups, self.coupling(rates)):
-            group.variables["I_rec"].set_value(current)
+    def before_run(self, run_namespace):
+        # The state arrays themselves (runtime device): set in place each step, no copies through views.
+        self._rates = [group.variables["r"].get_value() for group in self.groups]
+        self._inputs = [group.variables["I_rec"].get_value() for group in self.groups]
+        super().before_run(run_namespace)
 
-    def _synapses(self):
-        dense = self.coupling.matrix()
-        size = self.coupling.size
-        objects = []
-        for target, post in enumerate(self.groups):
-            for source, (name, pre) in enumerate(zip(self.names, self.groups)):
-                synapses = Synapses(pre, post, f"w : 1\nI_from_{name}_post = w*r_pre/Hz : 1 (summed)",
-                                    name=f"{self.name}_{name}_to_{self.names[target]}")
-                synapses.connect()
-                block = dense[target * size:(target + 1) * size, source * size:(source + 1) * size]
-                synapses.w = block.T.ravel()  # synapses run in (pre, post) order
-                objects.append(synapses)
-        return objects
+    def _couple(self):
+        for target, current in zip(self._inputs, self.coupling(np.stack(self._rates))):
+            target[:] = current

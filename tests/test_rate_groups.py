@@ -2,48 +2,93 @@
 
 import numpy as np
 import pytest
-from brian2 import DimensionMismatchError, Hz, Network, StateMonitor, defaultclock, ms, mV
+from brian2 import DimensionMismatchError, Hz, Network, StateMonitor, TimedArray, defaultclock, ms, mV, second
 from conftest import TARGETS, use_target
 
-from frbrian import Coupling, Gaussian, Grid, power_law, steady_state
+from frbrian import Coupling, DenseCoupling, Exponential, Gaussian, Grid, WrappedGaussian, power_law, steady_state
 from frbrian.brian import RateNetwork
 
 WEIGHTS = [[1.0, -1.0], [1.0, -0.5]]  # 1/Hz
 TAU = np.array([10e-3, 5e-3])  # s
 DRIVE = 0.5
+STEPS = 100
 
 
 def coupling():
     return Coupling(Grid((21,)), WEIGHTS, Gaussian(0.2))
 
 
-def numpy_euler(steps, dt):
-    c, r = coupling(), np.zeros((2, 21))
+def three_types_on_a_torus():
+    # odd number of types and a 2-D periodic grid: every path of the C++ FFT
+    kernels = [[WrappedGaussian(0.3), Exponential(0.2), Gaussian(0.25)]] * 3
+    return Coupling(Grid((6, 5), periodic=True), [[0.5, -0.4, 0.1], [0.6, -0.3, 0.0], [0.2, 0.1, -0.2]], kernels)
+
+
+def dense():
+    return DenseCoupling(np.random.default_rng(0).normal(0, 0.1, (12, 12)), types=2)
+
+
+def drive_of(c):
+    return 0.3 + 0.1 * np.arange(c.types * c.size).reshape(c.types, c.size) / (c.types * c.size)
+
+
+def numpy_euler(c, drive, tau, steps, dt=1e-4):
+    r = np.zeros((c.types, c.size))
     for _ in range(steps):
-        r = r + dt * (-r + power_law()(c(r) + DRIVE)) / TAU[:, None]
+        r = r + dt * (-r + power_law()(c(r) + drive)) / tau[:, None]
     return r
 
 
 @pytest.fixture(scope="module", params=TARGETS)
-def trace(request, tmp_path_factory):
+def traces(request, tmp_path_factory):
+    """One network per target holding every test model, so that each target compiles once."""
     use_target(request.param, tmp_path_factory.mktemp(request.param))
     defaultclock.dt = 0.1 * ms
-    rates = RateNetwork(coupling(), tau=list(TAU * 1000 * ms), transfer=power_law(), drive=DRIVE, names=["E", "I"])
-    monitors = [StateMonitor(rates[name], "r", record=True) for name in ("E", "I")]
-    Network(rates, *monitors).run(300 * ms)
-    return request.param, np.stack([np.asarray(m.r_) for m in monitors])  # (type, unit, time)
+    models = {"grid": RateNetwork(coupling(), tau=list(TAU * 1000 * ms), transfer=power_law(), drive=DRIVE,
+                                  names=["E", "I"])}
+    for key, c in (("torus", three_types_on_a_torus()), ("dense", dense())):
+        models[key] = RateNetwork(c, tau=[8 * ms] * c.types, transfer=power_law(), drive=drive_of(c))
+    monitors = {key: [StateMonitor(g, "r", record=True) for g in net.groups] for key, net in models.items()}
+    Network(*models.values(), *[m for ms_ in monitors.values() for m in ms_]).run(300 * ms)
+    return request.param, {key: np.stack([np.asarray(m.r_) for m in ms_]) for key, ms_ in monitors.items()}
 
 
-def test_matches_a_numpy_euler_loop(trace):
-    target, r = trace
-    reference = numpy_euler(100, 1e-4)  # the monitor's sample 100 is the state after 100 steps
-    assert np.allclose(r[:, :, 100], reference, rtol=1e-10, atol=1e-14), target
+def test_matches_a_numpy_euler_loop(traces):
+    target, r = traces
+    reference = numpy_euler(coupling(), DRIVE, TAU, STEPS)  # the monitor's sample 100 is the state after 100 steps
+    assert np.allclose(r["grid"][:, :, STEPS], reference, rtol=1e-10, atol=1e-14), target
 
 
-def test_relaxes_to_the_fixed_point(trace):
-    _, r = trace
+@pytest.mark.parametrize("key, make", [("torus", three_types_on_a_torus), ("dense", dense)])
+def test_other_couplings_match_numpy(traces, key, make):
+    target, r = traces
+    c = make()
+    reference = numpy_euler(c, drive_of(c), np.full(c.types, 8e-3), STEPS)
+    assert np.abs(reference).max() > 0.1
+    assert np.allclose(r[key][:, :, STEPS], reference, rtol=1e-10, atol=1e-12), target
+
+
+def test_relaxes_to_the_fixed_point(traces):
+    _, r = traces
     fixed = steady_state(coupling(), power_law(), np.full((2, 21), DRIVE)).rates
-    assert np.allclose(r[:, :, -1], fixed, rtol=1e-6)
+    assert np.allclose(r["grid"][:, :, -1], fixed, rtol=1e-6)
+
+
+def test_timed_array_drive_and_general_dynamics():
+    """A drive switched on by a TimedArray, and Wilson-Cowan saturation ``-r + (1 - k r) F``."""
+    defaultclock.dt = 0.1 * ms
+    stimulus = TimedArray([0.0, 2.0], dt=10 * ms)  # 0 until 10 ms, then 2
+    k = 0.05 * second
+    c = DenseCoupling(np.array([[0.1]]))
+    net = RateNetwork(c, tau=5 * ms, transfer=power_law(), drive="stimulus(t)", dynamics="-r + (1 - k*r)*F")
+    monitor = StateMonitor(net.groups[0], "r", record=0)
+    Network(net, monitor).run(20 * ms)
+    r, dt = np.zeros(1), 1e-4
+    for step in range(200):
+        h = 2.0 if step * dt >= 0.01 - 1e-12 else 0.0
+        r = r + dt * (-r + (1 - 0.05 * r) * power_law()(c(r[None])[0] + h)) / 5e-3
+    assert monitor.r_[0, 100] == 0.0
+    assert np.isclose(net.groups[0].r_[0], r[0], rtol=1e-10)
 
 
 def test_store_restore():
@@ -70,3 +115,21 @@ def test_bad_input(kwargs, error, match):
     kwargs.setdefault("transfer", "power_law")
     with pytest.raises(error, match=match):
         RateNetwork(coupling(), **kwargs)
+
+
+@pytest.mark.parametrize(
+    "make, error, match",
+    [
+        (lambda: DenseCoupling(np.ones((3, 4))), ValueError, "must be square"),
+        (lambda: DenseCoupling(np.ones((3, 3)), types=2), ValueError, "cannot be split"),
+        (lambda: DenseCoupling(np.ones((2, 2)) * mV), DimensionMismatchError, "1/Hz"),
+        (lambda: Coupling(Grid((5,)), np.ones((2, 3)), Gaussian(0.1)), ValueError, "square matrix"),
+        (lambda: Coupling(Grid((5,)), np.ones((2, 2)) * ms, Gaussian(0.1)), None, None),
+    ],
+)
+def test_bad_weights(make, error, match):
+    if error is None:
+        assert np.allclose(make().weights, 1e-3)  # weights with units are taken in 1/Hz = s
+        return
+    with pytest.raises(error, match=match):
+        make()
