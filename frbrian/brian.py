@@ -42,7 +42,7 @@ class RateNetwork(BrianObject):
     names : list of str, optional
         The cell types' names (``['E', 'I']``); by default ``type0``, ...
     initial : `Quantity`
-        The initial rate, in Hz.
+        The initial rates, in Hz: one value, or an array of shape ``(types, size)``.
     dynamics : str
         The right-hand side of ``tau dr/dt``, a Brian2 expression in ``r``
         and ``F``: ``'-r + F'`` by default, ``'-r + (1 - k*r)*F'`` for
@@ -117,7 +117,8 @@ class RateNetwork(BrianObject):
         """ + extra
         group = NeuronGroup(self.coupling.size, equations, method="euler", name=f"{self.name}_{name}")
         group.tau = tau
-        group.r = initial
+        fail_for_dimension_mismatch(initial, Hz, "The initial rates")
+        group.r_ = np.broadcast_to(np.asarray(initial / Hz, dtype=float), (len(self.names), group.N))[index]
         if not isinstance(drive, str):
             group.h = np.broadcast_to(np.asarray(drive, dtype=float), (len(self.names), group.N))[index]
         return group
