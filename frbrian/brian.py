@@ -89,6 +89,11 @@ class RateNetwork(BrianObject):
             fail_for_dimension_mismatch(value, second, "The time constants tau")
             if not float(value) > 0:
                 raise ValueError(f"The time constants must be positive; got {value}.")
+        for what, value in (("drive", drive), ("initial", initial)):
+            if not isinstance(value, str) and not _broadcasts(np.shape(value), (types, coupling.size)):
+                raise ValueError(f"The {what} must be one value or broadcast to shape (types, size) = "
+                                 f"{(types, coupling.size)}; got shape {np.shape(value)}.")
+        fail_for_dimension_mismatch(initial, Hz, "The initial rates")
         self.taus = taus
         self.transfers = [transfer_function(f) for f in transfers]  # all checks before any group exists
         self.drive, self.initial, self.dynamics = drive, initial, dynamics
@@ -117,7 +122,6 @@ class RateNetwork(BrianObject):
         """ + extra
         group = NeuronGroup(self.coupling.size, equations, method="euler", name=f"{self.name}_{name}")
         group.tau = tau
-        fail_for_dimension_mismatch(initial, Hz, "The initial rates")
         group.r_ = np.broadcast_to(np.asarray(initial / Hz, dtype=float), (len(self.names), group.N))[index]
         if not isinstance(drive, str):
             group.h = np.broadcast_to(np.asarray(drive, dtype=float), (len(self.names), group.N))[index]
@@ -144,3 +148,11 @@ class RateNetwork(BrianObject):
     def _couple(self):
         for target, current in zip(self._inputs, self.coupling(np.stack(self._rates))):
             target[:] = current
+
+
+def _broadcasts(shape, target):
+    try:
+        np.broadcast_shapes(shape, target)
+    except ValueError:
+        return False
+    return np.broadcast_shapes(shape, target) == target

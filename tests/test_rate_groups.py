@@ -28,6 +28,12 @@ def dense():
     return DenseCoupling(np.random.default_rng(0).normal(0, 0.1, (12, 12)), types=2)
 
 
+def wide_dense():
+    # more than 10^6 weights: the C++ product is shared among threads
+    n = 1100
+    return DenseCoupling(np.random.default_rng(1).normal(0, 0.5 / np.sqrt(n), (n, n)))
+
+
 def drive_of(c):
     return 0.3 + 0.1 * np.arange(c.types * c.size).reshape(c.types, c.size) / (c.types * c.size)
 
@@ -46,7 +52,7 @@ def traces(request, tmp_path_factory):
     defaultclock.dt = 0.1 * ms
     models = {"grid": RateNetwork(coupling(), tau=list(TAU * 1000 * ms), transfer=power_law(), drive=DRIVE,
                                   names=["E", "I"])}
-    for key, c in (("torus", three_types_on_a_torus()), ("dense", dense())):
+    for key, c in (("torus", three_types_on_a_torus()), ("dense", dense()), ("wide", wide_dense())):
         models[key] = RateNetwork(c, tau=[8 * ms] * c.types, transfer=power_law(), drive=drive_of(c))
     monitors = {key: [StateMonitor(g, "r", record=True) for g in net.groups] for key, net in models.items()}
     Network(*models.values(), *[m for ms_ in monitors.values() for m in ms_]).run(300 * ms)
@@ -59,7 +65,7 @@ def test_matches_a_numpy_euler_loop(traces):
     assert np.allclose(r["grid"][:, :, STEPS], reference, rtol=1e-10, atol=1e-14), target
 
 
-@pytest.mark.parametrize("key, make", [("torus", three_types_on_a_torus), ("dense", dense)])
+@pytest.mark.parametrize("key, make", [("torus", three_types_on_a_torus), ("dense", dense), ("wide", wide_dense)])
 def test_other_couplings_match_numpy(traces, key, make):
     target, r = traces
     c = make()
@@ -109,6 +115,9 @@ def test_store_restore():
         (dict(tau=1 * mV), DimensionMismatchError, "time constants"),
         (dict(tau=10 * ms, names=["E"]), ValueError, "one name per cell type"),
         (dict(tau=10 * ms, transfer="softplus"), ValueError, "Unknown transfer function"),
+        (dict(tau=10 * ms, drive=np.ones((2, 20))), ValueError, "drive.*shape"),
+        (dict(tau=10 * ms, initial=np.ones((3, 21)) * Hz), ValueError, "initial.*shape"),
+        (dict(tau=10 * ms, initial=1 * mV), DimensionMismatchError, "initial rates"),
     ],
 )
 def test_bad_input(kwargs, error, match):
