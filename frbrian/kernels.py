@@ -163,7 +163,20 @@ def _positive(name, value):
 
 
 class Gaussian(Kernel):
-    """``exp(-|d|²/(2σ²)) / (2πσ²)^(ndim/2)``: integrates to 1 on an infinite grid."""
+    """
+    ``exp(-|d|²/(2σ²)) / (2πσ²)^(ndim/2)``: integrates to 1 on an infinite grid.
+
+    Parameters
+    ----------
+    sigma : float
+        The width, in the grid's (unitless) position units; positive.
+
+    Examples
+    --------
+    >>> W = Gaussian(0.2).matrix(Grid((101,)))
+    >>> round(float(W[50].sum()), 3)  # the discretised kernel sums to about 1
+    1.0
+    """
 
     def __init__(self, sigma):
         self.sigma = _positive("width sigma", sigma)
@@ -175,7 +188,18 @@ class Gaussian(Kernel):
 
 
 class WrappedGaussian(Gaussian):
-    """A `Gaussian` wrapped around a periodic grid: the sum over its images, ``images`` each way."""
+    """
+    A `Gaussian` wrapped around a periodic grid: the sum over its images,
+    ``images`` periods each way.
+
+    Parameters
+    ----------
+    sigma : float
+        The width, in grid position units; positive.
+    images : int
+        Periods summed on each side (3 is exact to double precision for
+        ``sigma`` up to about a third of the period).
+    """
 
     def __init__(self, sigma, images=3):
         super().__init__(sigma)
@@ -191,7 +215,14 @@ class WrappedGaussian(Gaussian):
 
 
 class Exponential(Kernel):
-    """``exp(-|d|/λ)`` normalised to integrate to 1: ``/(2λ)`` in 1-D, ``/(2πλ²)`` in 2-D."""
+    """
+    ``exp(-|d|/λ)`` normalised to integrate to 1: ``/(2λ)`` in 1-D, ``/(2πλ²)`` in 2-D.
+
+    Parameters
+    ----------
+    scale : float
+        The length scale λ, in grid position units; positive.
+    """
 
     def __init__(self, scale):
         self.scale = _positive("length scale", scale)
@@ -255,9 +286,17 @@ class Coupling:
     ----------
     grid : `Grid`
     weights : array, shape (types, types)
-        ``weights[target, source]``, e.g. fr-models' ``W_pop``.
+        ``weights[target, source]``, e.g. fr-models' ``W_pop``; in 1/Hz
+        (plain numbers are taken as 1/Hz), so that ``W r`` is dimensionless
+        for rates in Hz.
     kernels : `Kernel` or nested list, shape (types, types)
         One kernel for all pairs, or one per pair.
+
+    Examples
+    --------
+    >>> coupling = Coupling(Grid((201,)), [[1.0, -1.0], [1.0, -0.5]], Gaussian(0.1))
+    >>> coupling(np.ones((2, 201)))[:, 100].round(3)  # far from the edges: W_pop @ r
+    array([0. , 0.5])
     """
 
     def __init__(self, grid, weights, kernels):
