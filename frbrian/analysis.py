@@ -116,6 +116,28 @@ def linear_response(coupling, transfer, rates, drive, perturbation):
     """
     The change of the steady state for a small change ``perturbation`` of the
     input: ``(I - F' W)^-1 F' dh``, with ``F'`` the gains at ``rates``.
+
+    Parameters
+    ----------
+    coupling : callable
+        ``r -> W r`` for rates of shape ``(types, size)``.
+    transfer : `Transfer`, str, or list of them (one per cell type)
+    rates : array, shape (types, size)
+        The fixed point (``steady_state(...).rates``), in the model's rate unit.
+    drive : array, shape (types, size)
+        The input ``h`` that holds it.
+    perturbation : array, shape (types, size)
+        The change of the input ``dh``.
+
+    Returns
+    -------
+    array, shape (types, size)
+        The change of the rates, to first order in ``dh``.
+
+    Raises
+    ------
+    SteadyStateError
+        If ``I - F' W`` is (nearly) singular.
     """
     transfers = _transfers(transfer, np.shape(rates)[0])
     gains = _apply(transfers, "derivative", coupling(np.asarray(rates)) + drive)
@@ -130,7 +152,16 @@ def stability(coupling, transfer, rates, drive, tau=1.0):
     """
     The largest real part of the eigenvalues of the linearised dynamics
     ``(-I + F' W)/tau`` around ``rates`` (negative: stable), and the spectral
-    radius of ``F' W``. ``tau`` may be one value per cell type.
+    radius of ``F' W``. Dense eigenvalues up to 600 units, Arnoldi iterations
+    on the coupling operator beyond.
+
+    Parameters
+    ----------
+    coupling, transfer, rates, drive
+        As for `linear_response`.
+    tau : float or array
+        The time constants, one value or one per cell type, in the unit the
+        eigenvalue is wanted in the inverse of (1: in units of 1/tau).
 
     Returns
     -------
@@ -167,6 +198,18 @@ def paradoxical_response(coupling, transfer, rates, drive, inhibitory=1):
     The inhibition-stabilised network check: the change of the mean rate of
     the ``inhibitory`` cell type when its input rises uniformly by one unit,
     at the fixed point ``rates``. Negative means paradoxical (an ISN).
+
+    Parameters
+    ----------
+    coupling, transfer, rates, drive
+        As for `linear_response`.
+    inhibitory : int
+        The index of the inhibitory cell type.
+
+    Returns
+    -------
+    float
+        ``d<r_I>/dh_I`` (rate units per unit of input).
     """
     perturbation = np.zeros(np.shape(rates))
     perturbation[inhibitory] = 1.0
