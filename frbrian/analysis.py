@@ -160,8 +160,8 @@ def stability(coupling, transfer, rates, drive, tau=1.0):
     coupling, transfer, rates, drive
         As for `linear_response`.
     tau : float or array
-        The time constants, one value or one per cell type, in the unit the
-        eigenvalue is wanted in the inverse of (1: in units of 1/tau).
+        The time constants, one value or one per cell type, as plain numbers;
+        the eigenvalue comes in the inverse of their unit.
 
     Returns
     -------
