@@ -49,7 +49,8 @@ def poisson_spikes(rates, scale=1.0, rate="r", dt=None, name="poissonspikes*"):
         The name of the rate variable in ``rates``.
     dt : `Quantity`, optional
         The time step of the generators (``defaultclock.dt`` by default). A
-        spike is drawn with probability ``scale*rate*dt`` per step, so rates
+        spike is drawn with probability ``scale*rate*dt`` per step (in the
+        ``thresholds`` slot, after the rate groups have updated), so rates
         near ``1/dt`` saturate and rates below zero give no spikes.
     name : str
         The name of the `NeuronGroup`.
@@ -89,7 +90,9 @@ def poisson_spikes(rates, scale=1.0, rate="r", dt=None, name="poissonspikes*"):
 def rate_input(rates, target, variable, weight, connect=None, rate="r", name="rateinput*"):
     """
     Drive a variable of a (spiking) group with ``w*r`` of a rate group:
-    ``variable = sum of w*r_pre`` over its incoming connections, every step.
+    ``variable = sum of w*r_pre`` over its incoming connections, written
+    every step just before the target group updates (Brian2's summed
+    variables), from the rates at the start of the step.
 
     Parameters
     ----------
