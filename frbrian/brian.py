@@ -140,9 +140,10 @@ class RateNetwork(BrianObject):
         return [NetworkOperation(self._couple, when="before_groups", name=f"{self.name}_coupling")]
 
     def before_run(self, run_namespace):
-        # The state arrays themselves (runtime device): set in place each step, no copies through views.
-        self._rates = [group.variables["r"].get_value() for group in self.groups]
-        self._inputs = [group.variables["I_rec"].get_value() for group in self.groups]
+        if not self._standalone():
+            # The state arrays themselves: set in place each step, no copies through views.
+            self._rates = [group.variables["r"].get_value() for group in self.groups]
+            self._inputs = [group.variables["I_rec"].get_value() for group in self.groups]
         super().before_run(run_namespace)
 
     def _couple(self):
