@@ -64,8 +64,6 @@ def build(feedback, label):
     inhibition = rate_input(rates["I"], lif, "I_inh", weight=10 * pA / Hz, connect=local, name=f"inhibition_{label}")
     feedback_rate = population_rate(lif, tau=10 * ms, target=[rates["E"], rates["I"]], name=f"lifrate_{label}")
 
-    # Monitor names sort after the rate network's: on cpp_standalone, RateNetwork
-    # (frbrian 0.2.0.dev0) must prepare before any object that reads its rates.
     monitors = {"E": StateMonitor(rates["E"], "r", record=True, dt=1 * ms, name=f"trace_E_{label}"),
                 "I": StateMonitor(rates["I"], "r", record=True, dt=1 * ms, name=f"trace_I_{label}"),
                 "A": StateMonitor(feedback_rate.filter, "A", record=0, dt=1 * ms, name=f"trace_A_{label}"),
