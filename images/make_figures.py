@@ -1,0 +1,237 @@
+"""
+The figures of the README, made from the project's own code.
+
+    python images/make_figures.py [--benchmark-json FILE] [--only NAME ...] [--quick]
+
+Writes PNG files next to this script:
+
+lookup_table.png
+    A gating curve (the steady state of HH's m), a coarse grid on it, the
+    interpolation segments of a `lut4brian.Table`, and the error between
+    them, with the points where `lut4brian.report` checks it.
+speedup.png
+    The speed-up per target and integrator, read from the JSON lines that
+    ``benchmarks/cobahh.py`` prints (default: benchmarks/results/cobahh.jsonl).
+accuracy.png
+    Accuracy against the grid step for the COBAHH neuron: the largest
+    interpolation error of each table (from `lut4brian.report`) and the
+    drift of spike times of single neurons (numpy target, one simulation).
+fitted_response.png
+    A spatial response fitted with frbrian's PyTorch fitter against its data;
+    made only where ``frbrian.fit`` exists.
+
+``--quick`` shortens the simulation behind accuracy.png (for checks only).
+"""
+
+import argparse
+import importlib.util
+import json
+import os
+import time
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+BENCHMARK_JSON = os.path.join(ROOT, "benchmarks", "results", "cobahh.jsonl")
+DPI = 110
+
+
+def save(fig, name):
+    path = os.path.join(HERE, name)
+    fig.savefig(path, dpi=DPI, metadata={"Software": None})
+    plt.close(fig)
+    print("wrote", os.path.relpath(path, ROOT))
+
+
+# --- the lookup-table illustration -----------------------------------------
+
+def lookup_table(args):
+    from brian2 import exp, exprel, mV
+    from lut4brian import Table
+
+    def m_inf(v):
+        """HH 1952's sodium activation at steady state, alpha_m/(alpha_m + beta_m)."""
+        alpha = 1 / exprel(-(v + 40 * mV) / (10 * mV))  # 0.1/mV*(v + 40 mV)/(1 - exp(-(v + 40 mV)/10 mV)), per ms
+        beta = 4 * exp(-(v + 65 * mV) / (18 * mV))
+        return alpha / (alpha + beta)
+
+    low, high, step = -100 * mV, 40 * mV, 10 * mV
+    points = np.arange(float(low / mV), float(high / mV) + 1e-9, float(step / mV)) * mV
+    table = Table(m_inf(points), low=low, step=step, name="m_inf_illustration")
+    fine = np.linspace(float(low / mV), float(high / mV), 2801) * mV
+    exact, interpolated = m_inf(fine), np.asarray(table(fine))
+
+    fig, (ax, ax_err) = plt.subplots(2, 1, figsize=(7, 5.6), sharex=True, gridspec_kw={"height_ratios": [3, 2]})
+    ax.plot(fine / mV, exact, color="k", lw=2, label="exact  $m_\\infty(v)$")
+    ax.plot(fine / mV, interpolated, color="C3", lw=1.2, label=f"table: linear segments, step {step / mV:g} mV")
+    ax.plot(table.grid / mV, table.values, "o", color="C3", ms=4, label="grid points (the stored values)")
+    ax.fill_between(fine / mV, exact, interpolated, color="C3", alpha=0.15)
+    for v in table.grid / mV:
+        ax.axvline(v, color="0.85", lw=0.6, zorder=0)
+    ax.set_ylabel("$m_\\infty$")
+    ax.legend(frameon=False, loc="upper left", fontsize=8)
+    ax.set_title("A lookup table: values on a grid, linear interpolation in between")
+
+    error = interpolated - exact
+    ax_err.plot(fine / mV, error, color="C3")
+    ax_err.axhline(0, color="k", lw=0.6)
+    quarter = (table.grid[:-1] / mV)[:, None] + float(step / mV) * np.array([0.25, 0.5, 0.75])
+    check = quarter.ravel() * mV
+    ax_err.plot(check / mV, np.asarray(table(check)) - m_inf(check), ".", color="k", ms=3,
+                label="where lut4brian.report checks it")
+    for v in table.grid / mV:
+        ax_err.axvline(v, color="0.85", lw=0.6, zorder=0)
+    ax_err.set_xlabel("v (mV)")
+    ax_err.set_ylabel("table - exact")
+    ax_err.legend(frameon=False, loc="lower left", fontsize=8)
+    ax_err.text(0.99, 0.04, "the error falls with the square of the step:\na 0.1 mV grid makes it 10,000x smaller",
+                transform=ax_err.transAxes, ha="right", va="bottom", fontsize=8)
+    fig.tight_layout()
+    save(fig, "lookup_table.png")
+
+
+# --- speed-up per target, from the benchmark's JSON lines ------------------
+
+def speedup(args):
+    with open(args.benchmark_json) as lines:
+        results = [json.loads(line) for line in lines if line.strip()]
+    if not results:
+        raise SystemExit(f"No results in {args.benchmark_json}: run benchmarks/cobahh.py and append its JSON line.")
+    order = ["cpp_standalone", "cython", "numpy", "cuda_standalone"]
+    targets = sorted({r["target"] for r in results}, key=lambda t: order.index(t) if t in order else len(order))
+    methods = ["exponential_euler", "lut_exponential_euler"]
+    labels = {"exponential_euler": "tables + exponential_euler",
+              "lut_exponential_euler": "tables + lut_exponential_euler (no exp)"}
+    fig, ax = plt.subplots(figsize=(7, 3.6))
+    width = 0.38
+    for k, method in enumerate(methods):
+        rows = {r["target"]: r for r in results if r["method"] == method}
+        x = [i + (k - 0.5) * width for i, t in enumerate(targets) if t in rows]
+        values = [rows[t]["speedup"] for t in targets if t in rows]
+        bars = ax.bar(x, values, width, color=f"C{k}", label=labels[method])
+        ax.bar_label(bars, labels=[f"{v:.1f}x" for v in values], fontsize=8)
+    ax.axhline(1, color="k", lw=0.6)
+    ax.set_xticks(range(len(targets)), targets)
+    ax.set_ylabel("speed-up over exact equations")
+    first = results[0]
+    ax.set_title(f"Brian2's COBAHH network: {first['neurons']} neurons, {first['duration_ms']:g} ms, "
+                 f"dt = {first['dt_ms']:g} ms, grid {first['step_mV']:g} mV", fontsize=9)
+    ax.legend(frameon=False, fontsize=8, loc="upper right")
+    ax.set_ylim(0, max(r["speedup"] for r in results) * 1.2)
+    fig.tight_layout()
+    save(fig, "speedup.png")
+
+
+# --- accuracy against the grid step ----------------------------------------
+
+def accuracy(args):
+    from brian2 import Network, NeuronGroup, StateMonitor, defaultclock, mV, ms, nA, prefs
+    from brian2.core.functions import DEFAULT_FUNCTIONS
+    from lut4brian import models, report, tabulate
+
+    prefs.codegen.target = "numpy"
+    prefs.codegen.runtime.numpy.discard_units = True  # read by Brian2 at import: exprel is told once more
+    DEFAULT_FUNCTIONS["exprel"].implementations.add_numpy_implementation(DEFAULT_FUNCTIONS["exprel"].pyfunc,
+                                                                         discard_units=True)
+    defaultclock.dt = 0.01 * ms
+    duration = (200 if args.quick else 1000) * ms
+    steps = [0.1, 1.0, 4.0] if args.quick else [0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 4.0, 8.0]
+    report_steps = [0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 4.0, 8.0]
+    grid = (-100 * mV, 100 * mV)  # every step divides its range
+    equations, namespace = models.cobahh()
+    currents = np.linspace(0.3, 1.5, 5) * nA
+    threshold = -20.0  # mV
+
+    def neurons(eqs, method, name):
+        group = NeuronGroup(len(currents), eqs, method=method, namespace=namespace, name=name)
+        group.v, group.m, group.h, group.n = -65 * mV, 0.05, 0.6, 0.32
+        group.I = currents
+        return [group, StateMonitor(group, "v", record=True, name=f"{name}_v")]
+
+    def spike_times(monitor):
+        t, v = monitor.t / ms, monitor.v / mV
+        result = []
+        for trace in v:
+            k = np.flatnonzero((trace[:-1] < threshold) & (trace[1:] >= threshold))
+            result.append(t[k] + (t[k + 1] - t[k]) * (threshold - trace[k]) / (trace[k + 1] - trace[k]))
+        return result
+
+    errors = {}
+    for step in report_steps:
+        for info in report(tabulate(equations, v=(*grid, step * mV), namespace=namespace)):
+            errors.setdefault(info.name.removeprefix("lut_").rstrip("0123456789_"), []).append(info.max_rel_error)
+
+    objects = {"exact": neurons(equations, "exponential_euler", "exact")}
+    for step in steps:
+        tabulated = tabulate(equations, v=(*grid, step * mV), namespace=namespace)
+        for method in ("exponential_euler", "lut_exponential_euler"):
+            objects[step, method] = neurons(tabulated, method, f"s{str(step).replace('.', '_')}_{method}")
+    start = time.time()
+    Network([obj for pair in objects.values() for obj in pair]).run(duration)
+    print(f"accuracy: {len(objects)} groups, {duration / ms:g} ms simulated in {time.time() - start:.0f} s")
+    exact = spike_times(objects["exact"][1])
+    drift = {}
+    for key, (_, monitor) in objects.items():
+        if key != "exact":
+            times = spike_times(monitor)
+            same = all(len(a) == len(b) for a, b in zip(times, exact))
+            drift[key] = max(np.max(np.abs(a - b)) for a, b in zip(times, exact)) if same else np.nan
+
+    fig, (ax_table, ax_drift) = plt.subplots(1, 2, figsize=(10, 3.9))
+    for name, values in errors.items():
+        ax_table.loglog(report_steps, values, "o-", ms=3, label=name)
+    ax_table.set_xlabel("grid step (mV)")
+    ax_table.set_ylabel("largest relative error of the table")
+    ax_table.set_title("Each table (lut4brian.report)", fontsize=10)
+    ax_table.legend(frameon=False, fontsize=7, ncol=2)
+    for method, marker in (("exponential_euler", "o-"), ("lut_exponential_euler", "s--")):
+        ax_drift.loglog(steps, [drift[s, method] for s in steps], marker, ms=4, label=method)
+    ax_drift.axhline(float(defaultclock.dt / ms), color="k", lw=0.8, ls=":")
+    ax_drift.text(steps[0], float(defaultclock.dt / ms) * 1.2, f"dt = {float(defaultclock.dt / ms):g} ms", fontsize=8)
+    missing = [f"{s:g} mV ({m})" for (s, m), d in drift.items() if np.isnan(d)]
+    if missing:
+        ax_drift.text(0.98, 0.03, "a different number of spikes (not shown):\n" + "\n".join(missing),
+                      transform=ax_drift.transAxes, ha="right", va="bottom", fontsize=7)
+    ax_drift.set_xlabel("grid step (mV)")
+    ax_drift.set_ylabel(f"largest spike-time drift in {duration / ms:g} ms (ms)")
+    ax_drift.set_title(f"COBAHH neurons driven by {currents[0] / nA:g}-{currents[-1] / nA:g} nA, "
+                       f"{sum(map(len, exact))} spikes", fontsize=10)
+    ax_drift.legend(frameon=False, fontsize=8)
+    fig.tight_layout()
+    save(fig, "accuracy.png")
+
+
+# --- a fitted spatial response against its data ----------------------------
+
+def fitted_response(args):
+    if importlib.util.find_spec("frbrian.fit") is None:
+        print("fitted_response.png skipped: frbrian.fit does not exist yet")
+        return
+    print("fitted_response.png skipped: not written yet")
+
+
+FIGURES = {"lookup_table": lookup_table, "speedup": speedup, "accuracy": accuracy, "fitted_response": fitted_response}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--benchmark-json", default=BENCHMARK_JSON,
+                        help="JSON lines of benchmarks/cobahh.py (default: %(default)s)")
+    parser.add_argument("--only", nargs="+", choices=sorted(FIGURES), help="make only these figures")
+    parser.add_argument("--quick", action="store_true", help="a shorter simulation for accuracy.png (checks only)")
+    args = parser.parse_args()
+    from brian2 import prefs
+
+    # Compiled modules, if any, go to the build folder, never the home directory.
+    prefs.codegen.runtime.cython.cache_dir = os.path.join(ROOT, "build", "cython_cache")
+    for name in args.only or FIGURES:
+        FIGURES[name](args)
+
+
+if __name__ == "__main__":
+    main()
