@@ -54,7 +54,9 @@ def traces(request, tmp_path_factory):
                                   names=["E", "I"])}
     for key, c in (("torus", three_types_on_a_torus()), ("dense", dense()), ("wide", wide_dense())):
         models[key] = RateNetwork(c, tau=[8 * ms] * c.types, transfer=power_law(), drive=drive_of(c))
-    monitors = {key: [StateMonitor(g, "r", record=True) for g in net.groups] for key, net in models.items()}
+    # names sorting before the networks': monitors prepare first (once failed on cpp_standalone)
+    monitors = {key: [StateMonitor(g, "r", record=True, name=f"a_{g.name}") for g in net.groups]
+                for key, net in models.items()}
     Network(*models.values(), *[m for ms_ in monitors.values() for m in ms_]).run(300 * ms)
     return request.param, {key: np.stack([np.asarray(m.r_) for m in ms_]) for key, ms_ in monitors.items()}
 
