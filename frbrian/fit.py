@@ -1,0 +1,472 @@
+"""
+Fitting a `frbrian.torch_model.RateModel` to data: scipy's SLSQP driven by
+torch gradients, with free and fixed parameters, bounds, Dale's law, a
+stability constraint, optionally the paradoxical (ISN) constraint, a weight
+regulariser and user losses; several restarts, a time limit, progress, and a
+result that never crashes on a numerical failure.
+
+torch is needed (``pip install lut4brian[fit]``).
+"""
+
+import sys
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.optimize
+
+from .analysis import SteadyStateError
+from .torch_model import RateModel, device_of, torch
+
+__all__ = ["fit", "FitResult", "normalised_rms"]
+
+# What scipy sees for a failed evaluation (the history records inf): finite, so that SLSQP's line
+# search backs off instead of turning the merit function into NaN.
+_FAILED_LOSS = 1e10
+_FAILED_CONSTRAINT = -1e3
+_FEASIBLE = 1e-8  # constraint values down to -_FEASIBLE count as satisfied
+
+
+def normalised_rms(prediction, target):
+    """``|prediction - target| / |target|`` (2-norms): the RMS error in units of the data's RMS."""
+    return torch.linalg.vector_norm(prediction - target) / torch.linalg.vector_norm(target)
+
+
+@dataclass
+class FitResult:
+    """
+    The outcome of `fit`, in the manner of scipy's ``OptimizeResult``.
+
+    Attributes
+    ----------
+    params : dict
+        The fitted parameters (those with free entries), whole, with their
+        Brian2 units where they have one (``weights`` in 1/Hz, ``tau`` in s).
+    loss : float
+        The best feasible total loss (``inf`` if no feasible point was met).
+    success : bool
+        Whether the restart that found the best point converged and the point is feasible.
+    message : str
+    iterations : int
+        SLSQP iterations over all restarts.
+    seconds : float
+    history : list of dict
+        One entry per iteration: ``restart``, ``iteration``, ``loss``, ``best``.
+    model : `RateModel`
+        The model, holding the best parameters (``model.to_network()`` for Brian2).
+    restarts : list of dict
+        Per restart: ``start`` loss, final ``loss``, ``success``, ``message``, ``iterations``.
+    failures : int
+        Evaluations that failed numerically (no steady state, NaN), counted as infinite loss.
+    """
+
+    params: dict
+    loss: float
+    success: bool
+    message: str
+    iterations: int
+    seconds: float
+    history: list
+    model: RateModel
+    restarts: list = field(default_factory=list)
+    failures: int = 0
+
+    def network(self, **kwargs):
+        """The fitted model as a `frbrian.RateNetwork`."""
+        return self.model.to_network(**kwargs)
+
+
+class _TimeUp(Exception):
+    pass
+
+
+class _Free:
+    """The free entries of the model's parameters as one float vector (what SLSQP sees)."""
+
+    def __init__(self, model, free):
+        parameters = dict(model.named_parameters())
+        if isinstance(free, (list, tuple, set)):
+            free = {name: True for name in free}
+        self.entries = []
+        for name, mask in free.items():
+            if name not in parameters:
+                raise ValueError(f"Unknown parameter {name!r}; the model has {sorted(parameters)}.")
+            parameter = parameters[name]
+            mask = np.broadcast_to(np.asarray(mask, dtype=bool), parameter.shape)
+            if name.startswith("kernel."):
+                unused = mask & ~model._kernel_used[name.split(".", 1)[1]]
+                if unused.any():
+                    raise ValueError(f"{name} is free for pairs whose kernel has no such constant: "
+                                     f"{[tuple(int(i) for i in p) for p in np.argwhere(unused)]}.")
+            index = np.flatnonzero(mask)
+            if len(index):
+                self.entries.append((name, parameter, torch.as_tensor(index, device=parameter.device)))
+        if not self.entries:
+            raise ValueError("No free parameter: give free={'name': True or a mask, ...}.")
+        for _, parameter in parameters.items():
+            parameter.requires_grad_(False)
+        for _, parameter, _ in self.entries:
+            parameter.requires_grad_(True)
+
+    @property
+    def size(self):
+        return sum(len(index) for _, _, index in self.entries)
+
+    def labels(self):
+        return [f"{name}[{', '.join(str(int(i)) for i in np.unravel_index(int(k), p.shape))}]"
+                for name, p, index in self.entries for k in index]
+
+    def get(self):
+        return np.concatenate([p.detach().reshape(-1)[index].cpu().numpy() for _, p, index in self.entries])
+
+    def set(self, x):
+        offset = 0
+        with torch.no_grad():
+            for _, parameter, index in self.entries:
+                values = torch.as_tensor(x[offset:offset + len(index)], dtype=parameter.dtype, device=parameter.device)
+                parameter.view(-1)[index] = values
+                offset += len(index)
+
+    def gradient(self):
+        return np.concatenate([(p.grad.reshape(-1)[index] if p.grad is not None
+                                else torch.zeros(len(index), dtype=p.dtype, device=p.device)).cpu().numpy()
+                               for _, p, index in self.entries])
+
+    def bounds(self, model, bounds, dale):
+        """Lower and upper bounds per free entry: the user's, intersected with Dale's signs."""
+        parameters = dict(model.named_parameters())
+        low, high = [], []
+        for name, parameter, index in self.entries:
+            lo, hi = (bounds or {}).get(name, (None, None))
+            lo = np.broadcast_to(-np.inf if lo is None else np.asarray(lo, dtype=float), parameter.shape).copy()
+            hi = np.broadcast_to(np.inf if hi is None else np.asarray(hi, dtype=float), parameter.shape).copy()
+            if name == "weights" and dale is not None:
+                columns = np.repeat(dale, parameter.shape[1] // len(dale))
+                lo[:, columns > 0] = np.maximum(lo[:, columns > 0], 0.0)
+                hi[:, columns < 0] = np.minimum(hi[:, columns < 0], 0.0)
+            low.append(lo.reshape(-1)[index.cpu().numpy()])
+            high.append(hi.reshape(-1)[index.cpu().numpy()])
+        unknown = set(bounds or {}) - set(parameters)
+        if unknown:
+            raise ValueError(f"Bounds for unknown parameters {sorted(unknown)}; the model has {sorted(parameters)}.")
+        return np.concatenate(low), np.concatenate(high)
+
+
+def _dale_signs(model, dale):
+    """+1 (excitatory) or -1 (inhibitory) per source cell type, or None."""
+    if dale is None or dale is False:
+        return None
+    if dale is True:
+        weights = model.weights.detach().cpu().numpy()
+        columns = np.split(weights, model.types, axis=1)
+        signs = [1 if np.all(c >= 0) and np.any(c > 0) else -1 if np.all(c <= 0) and np.any(c < 0) else 0
+                 for c in columns]
+        if 0 in signs:
+            raise ValueError("dale=True needs each cell type's outgoing weights to be all >= 0 or all <= 0 at the "
+                             f"start; type {model.names[signs.index(0)]!r} is mixed or zero: give dale=[+1, -1, ...].")
+        return np.array(signs)
+    signs = np.sign(np.asarray(dale, dtype=float))
+    if signs.shape != (model.types,) or np.any(signs == 0):
+        raise ValueError(f"dale must be True or one sign (+1 or -1) per cell type ({model.types}); got {dale!r}.")
+    return signs
+
+
+def _target(target, device):
+    array = np.asarray(target, dtype=float)
+    if array.size == 0:
+        raise ValueError("The data are empty.")
+    if not np.all(np.isfinite(array)):
+        raise ValueError(f"The data contain NaN or infinite values ({int(np.sum(~np.isfinite(array)))} of {array.size}).")
+    if not np.any(array):
+        raise ValueError("The data are all zero: the normalised RMS loss is undefined.")
+    return torch.as_tensor(array, dtype=torch.float64, device=device)
+
+
+def fit(model, target, predict=None, *, free, bounds=None, dale=None, stability_margin=0.0, paradoxical=False,
+        inhibitory=None, regularization=0.0, losses=(), restarts=1, time_limit=None, max_iterations=200,
+        tolerance=1e-10, progress=False, seed=0, device=None):
+    """
+    Fit the free parameters of ``model`` so that ``predict(model)`` matches
+    ``target``, minimising ``normalised_rms(prediction, target) +
+    regularization*sum(weights**2) + sum(loss(model, prediction, target) for
+    loss in losses)`` with SLSQP (gradients by torch; steady states by
+    implicit differentiation).
+
+    Parameters
+    ----------
+    model : `RateModel`
+        The start; it holds the best parameters when `fit` returns.
+    target : array
+        The data, in the units of the prediction (Hz for rates).
+    predict : callable, optional
+        ``predict(model) -> tensor`` of the target's shape; by default
+        ``model.steady_state()``.
+    free : dict or list
+        ``{'weights': True, 'kernel.sigma': mask, ...}``: the parameters
+        (names from ``model.named_parameters()``) and, by a boolean mask,
+        which of their entries to fit; all others stay fixed.
+    bounds : dict, optional
+        ``{name: (low, high)}``, each a number, an array of the parameter's
+        shape, or None (unbounded); in the parameter's units (SI).
+    dale : None, True, or sequence of +1/-1
+        Dale's law on ``weights``: the outgoing weights (columns) of
+        excitatory types stay >= 0, those of inhibitory types <= 0; True
+        reads the signs from the start.
+    stability_margin : float or None
+        Constrains the largest real part of the eigenvalues of the
+        linearised dynamics at ``model.reference()`` to at most
+        ``-stability_margin`` (1/s); None drops the constraint.
+    paradoxical : bool
+        Also constrain the network to be inhibition-stabilised there: the
+        mean rate of the ``inhibitory`` type (default: the first inhibitory
+        type under ``dale``, else type 1) falls when its input rises.
+    regularization : float
+        Weight of the squared norm of ``weights`` in the loss.
+    losses : sequence of callables
+        More loss terms, ``loss(model, prediction, target) -> scalar tensor``.
+    restarts : int
+        Runs of SLSQP: the first from the model's values, the others from
+        random points (seeded by ``seed``): uniform within finite bounds,
+        else the start scaled by ``exp(N(0, 0.5))``.
+    time_limit : float, optional
+        Seconds; the best feasible point so far is returned when it is reached.
+    max_iterations : int
+        SLSQP iterations per restart.
+    tolerance : float
+        SLSQP's ``ftol``.
+    progress : bool or callable
+        True prints ``restart, iteration, loss, best`` to stderr each
+        iteration; a callable is called with the history entry (a dict).
+    device : str, optional
+        Move the model there first ('cpu', 'cuda').
+
+    Returns
+    -------
+    FitResult
+
+    Raises
+    ------
+    ValueError
+        Before any work: data with NaN or not matching the prediction's
+        shape, fewer data points than free parameters, unknown parameters,
+        bounds that exclude the start.
+    RuntimeError
+        A device that is not available.
+
+    Notes
+    -----
+    A numerical failure of an evaluation (no steady state, NaN, a singular
+    system) counts as an infinite loss (scipy is given 1e10); the result
+    holds the best feasible parameters met, never raising.
+
+    Examples
+    --------
+    >>> import numpy as np, torch
+    >>> from frbrian import DenseCoupling, power_law
+    >>> from frbrian.torch_model import RateModel
+    >>> inputs = torch.tensor([[[1.0], [0.5]], [[2.0], [0.5]]])      # two inputs, one batch
+    >>> respond = lambda m: m.steady_state(drive=inputs)
+    >>> truth = RateModel(DenseCoupling([[0.5, -1.0], [1.0, -1.5]], types=2), 0.01, power_law())
+    >>> data = respond(truth).detach().numpy()                         # Hz, shape (2, 2, 1)
+    >>> model = RateModel(DenseCoupling([[0.3, -0.6], [1.0, -1.5]], types=2), 0.01, power_law())
+    >>> result = fit(model, data, respond, free={"weights": [[True, True], [False, False]]}, dale=True)
+    >>> bool(result.success), result.loss < 1e-6
+    (True, True)
+    >>> np.round(np.asarray(result.params["weights"]), 3).tolist()
+    [[0.5, -1.0], [1.0, -1.5]]
+    """
+    start_time = time.perf_counter()
+    if device is not None:
+        model.to(device_of(device))
+    device = model.weights.device
+    target = _target(target, device)
+    predict = predict or (lambda m: m.steady_state())
+    variables = _Free(model, free)
+    if target.numel() < variables.size:
+        raise ValueError(f"Fewer data points ({target.numel()}) than free parameters ({variables.size}): "
+                         "fix some parameters or give more data.")
+    signs = _dale_signs(model, dale)
+    low, high = variables.bounds(model, bounds, signs)
+    start = variables.get()
+    outside = np.flatnonzero((start < low) | (start > high))
+    if len(outside):
+        labels = variables.labels()
+        details = "; ".join(f"{labels[k]} = {start[k]:.6g} not in [{low[k]:.6g}, {high[k]:.6g}]" for k in outside[:5])
+        raise ValueError(f"The bounds (with Dale's law) exclude the start: {details}.")
+    if paradoxical and inhibitory is None:
+        inhibitory = int(np.flatnonzero(signs < 0)[0]) if signs is not None and np.any(signs < 0) else 1
+    problem = _Problem(model, target, predict, variables, stability_margin, paradoxical, inhibitory,
+                       regularization, losses, time_limit, start_time, progress)
+    problem.check_shape()
+    rng = np.random.default_rng(seed)
+    starts = [start] + [_random_start(start, low, high, rng) for _ in range(max(1, int(restarts)) - 1)]
+    records, stopped = [], None
+    for number, x0 in enumerate(starts):
+        problem.restart = number
+        try:
+            outcome = problem.minimize(x0, low, high, max_iterations, tolerance)
+            records.append(dict(outcome, start=problem.loss_at(x0)))
+        except _TimeUp:
+            stopped = f"time limit of {time_limit} s reached in restart {number + 1} of {len(starts)}"
+            records.append(dict(loss=problem.best_loss, success=False, message=stopped, iterations=0,
+                                start=np.nan))
+            break
+    return problem.result(records, stopped, start)
+
+
+def _random_start(start, low, high, rng):
+    finite = np.isfinite(low) & np.isfinite(high)
+    x = start * np.exp(rng.normal(0.0, 0.5, start.shape)) + (start == 0) * rng.normal(0.0, 0.1, start.shape)
+    x[finite] = rng.uniform(low[finite], high[finite])
+    return np.clip(x, low, high)
+
+
+class _Problem:
+    """Loss, constraints and their gradients at a point, cached per point; the best feasible point so far."""
+
+    def __init__(self, model, target, predict, variables, stability_margin, paradoxical, inhibitory,
+                 regularization, losses, time_limit, start_time, progress):
+        self.model, self.target, self.predict, self.variables = model, target, predict, variables
+        self.stability_margin, self.paradoxical, self.inhibitory = stability_margin, paradoxical, inhibitory
+        self.regularization, self.losses = regularization, list(losses)
+        self.time_limit, self.start_time, self.progress = time_limit, start_time, progress
+        # constraints in units of the fastest time constant, so that SLSQP sees numbers of order one
+        self.time_scale = float(model.tau.detach().min())
+        self.cache, self.history = {}, []
+        self.best_loss, self.best_x, self.best_restart = np.inf, None, None
+        self.failures, self.last_failure, self.restart, self.iteration = 0, "", 0, 0
+
+    @property
+    def constrained(self):
+        return self.stability_margin is not None or self.paradoxical
+
+    def check_shape(self):
+        """One prediction at the start: its shape must be the target's (skipped if it fails numerically)."""
+        try:
+            with torch.no_grad():
+                shape = tuple(self.predict(self.model).shape)
+        except (SteadyStateError, RuntimeError, ValueError, ArithmeticError):
+            return
+        if shape != tuple(self.target.shape):
+            raise ValueError(f"The prediction has shape {shape} but the data have shape {tuple(self.target.shape)}.")
+
+    def evaluate(self, x):
+        key = x.tobytes()
+        if key not in self.cache:
+            if self.time_limit is not None and time.perf_counter() - self.start_time > self.time_limit:
+                raise _TimeUp
+            self.variables.set(x)
+            loss, gradient = self._loss()
+            constraints = self._constraints() if self.constrained else (np.zeros(0), np.zeros((0, len(x))))
+            if len(self.cache) > 64:
+                self.cache.clear()
+            self.cache[key] = (loss, gradient) + constraints
+            if np.isfinite(loss) and np.all(constraints[0] >= -_FEASIBLE) and loss < self.best_loss:
+                self.best_loss, self.best_x, self.best_restart = loss, x.copy(), self.restart
+        return self.cache[key]
+
+    def _failed(self, error):
+        self.failures += 1
+        self.last_failure = f"{type(error).__name__}: {error}"
+
+    def _loss(self):
+        self.model.zero_grad(set_to_none=True)
+        try:
+            with torch.enable_grad():
+                prediction = self.predict(self.model)
+                loss = normalised_rms(prediction, self.target)
+                if self.regularization:
+                    loss = loss + self.regularization * (self.model.weights**2).sum()
+                for term in self.losses:
+                    loss = loss + term(self.model, prediction, self.target)
+                if not torch.isfinite(loss):
+                    raise FloatingPointError("the loss is NaN or infinite")
+                loss.backward()
+            gradient = self.variables.gradient()
+            if not np.all(np.isfinite(gradient)):
+                raise FloatingPointError("the gradient is NaN or infinite")
+            return float(loss.detach()), gradient
+        except (SteadyStateError, RuntimeError, ValueError, ArithmeticError) as error:
+            self._failed(error)
+            return np.inf, np.zeros(self.variables.size)
+
+    def _constraints(self):
+        """Values (>= 0 when satisfied) and gradients of the stability and paradoxical constraints."""
+        terms = []
+        if self.stability_margin is not None:
+            terms.append(lambda m: -(m.stability() + self.stability_margin) * self.time_scale)
+        if self.paradoxical:
+            terms.append(lambda m: -m.paradoxical_response(inhibitory=self.inhibitory))
+        values, gradients = [], []
+        for term in terms:
+            self.model.zero_grad(set_to_none=True)
+            try:
+                with torch.enable_grad():
+                    value = term(self.model)
+                    if not torch.isfinite(value):
+                        raise FloatingPointError("a constraint is NaN or infinite")
+                    value.backward()
+                gradient = self.variables.gradient()
+                if not np.all(np.isfinite(gradient)):
+                    raise FloatingPointError("a constraint's gradient is NaN or infinite")
+                values.append(float(value.detach()))
+                gradients.append(gradient)
+            except (SteadyStateError, RuntimeError, ValueError, ArithmeticError) as error:
+                self._failed(error)
+                values.append(_FAILED_CONSTRAINT)
+                gradients.append(np.zeros(self.variables.size))
+        return np.array(values), np.array(gradients)
+
+    def loss_at(self, x):
+        return self.evaluate(x)[0]
+
+    def _callback(self, x):
+        self.iteration += 1
+        entry = dict(restart=self.restart, iteration=self.iteration, loss=self.loss_at(x), best=self.best_loss)
+        self.history.append(entry)
+        if callable(self.progress):
+            self.progress(entry)
+        elif self.progress:
+            print(f"restart {entry['restart']}  iteration {entry['iteration']:4d}  loss {entry['loss']:.6g}  "
+                  f"best {entry['best']:.6g}", file=sys.stderr, flush=True)
+        if self.time_limit is not None and time.perf_counter() - self.start_time > self.time_limit:
+            raise _TimeUp
+
+    def minimize(self, x0, low, high, max_iterations, tolerance):
+        first = self.iteration
+        loss = lambda x: min(self.evaluate(x)[0], _FAILED_LOSS)
+        jacobian = lambda x: self.evaluate(x)[1]
+        constraints = ([dict(type="ineq", fun=lambda x: self.evaluate(x)[2], jac=lambda x: self.evaluate(x)[3])]
+                       if self.constrained else [])
+        bounds = scipy.optimize.Bounds(low, high)
+        outcome = scipy.optimize.minimize(loss, x0, jac=jacobian, method="SLSQP", bounds=bounds,
+                                          constraints=constraints, callback=self._callback,
+                                          options=dict(maxiter=max_iterations, ftol=tolerance))
+        x = np.clip(outcome.x, low, high)
+        value, _, constraint, _ = self.evaluate(x)
+        feasible = np.isfinite(value) and np.all(constraint >= -_FEASIBLE)
+        message = outcome.message if feasible else f"{outcome.message} (the final point is not feasible)"
+        return dict(loss=value, success=bool(outcome.success and feasible), message=message,
+                    iterations=self.iteration - first)
+
+    def result(self, records, stopped, start):
+        best_x = self.best_x if self.best_x is not None else start
+        self.variables.set(best_x)
+        for parameter in self.model.parameters():  # back to a plain module: every parameter differentiable
+            parameter.grad = None
+            parameter.requires_grad_(True)
+        if self.best_x is None:
+            success, message = False, "no feasible point with a finite loss was found; the start is returned"
+            if self.last_failure:
+                message += f" (last failure: {self.last_failure})"
+            if stopped:
+                message = f"{stopped}; {message}"
+        else:
+            record = records[self.best_restart] if self.best_restart < len(records) else records[-1]
+            success = bool(record["success"]) and stopped is None
+            message = stopped or f"restart {self.best_restart + 1} of {len(records)}: {record['message']}"
+        fitted = {name for name, _, _ in self.variables.entries}
+        params = {name: value for name, value in self.model.parameters_with_units().items() if name in fitted}
+        return FitResult(params=params, loss=float(self.best_loss), success=success, message=message,
+                         iterations=self.iteration, seconds=time.perf_counter() - self.start_time,
+                         history=self.history, model=self.model, restarts=records, failures=self.failures)
