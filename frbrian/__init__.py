@@ -7,17 +7,43 @@ translation-invariant kernels (`Gaussian`, `WrappedGaussian`, `Exponential`,
 their sums and products) as dense matrices or FFT convolutions, coupling
 between cell types (`Coupling`), and the analysis of fixed points
 (`steady_state`, `linear_response`, `stability`, `paradoxical_response`),
-and rate populations as Brian2 groups (`RateNetwork`). Bridges to spiking
-groups and fitting with PyTorch are the next steps (see the issue tracker).
+rate populations as Brian2 groups (`RateNetwork`), and bridges to spiking
+groups both ways: Poisson spikes at a rate group's rates (`poisson_spikes`),
+a current or conductance ``w*r`` into a spiking group (`rate_input`), and the
+filtered population rate of a spiking group as an input of rate groups
+(`population_rate`, `PopulationRate`); and the PyTorch twin of a rate
+network (`RateModel`: trajectories, steady states differentiable by implicit
+differentiation, stability) with a fitter (`fit`, returning a `FitResult`).
+
+The PyTorch parts load on first use (``frbrian.RateModel``, or ``from
+frbrian.torch_model import RateModel``), so ``import frbrian`` works without
+torch; using them without it raises an ImportError that says ``pip install
+lut4brian[fit]``. They are not in ``__all__``, so ``from frbrian import *``
+never needs torch.
 """
 
 from .brian import RateNetwork
+from .bridges import PopulationRate, poisson_spikes, population_rate, rate_input
 from .analysis import SteadyState, SteadyStateError, linear_response, paradoxical_response, stability, steady_state
 from .kernels import Coupling, DenseCoupling, Exponential, Gaussian, Grid, Kernel, WrappedGaussian
 from .transfer import Transfer, power_law, sigmoid, tanh, threshold_linear, transfer_function
 
+# name -> module, imported on first access (they need torch)
+_LAZY = {"RateModel": "torch_model", "TorchTransfer": "torch_model", "fit": "fit", "FitResult": "fit",
+         "normalised_rms": "fit"}
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        from importlib import import_module
+
+        return getattr(import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 __all__ = [
     "Transfer", "power_law", "sigmoid", "tanh", "threshold_linear", "transfer_function",
     "Grid", "Kernel", "Gaussian", "WrappedGaussian", "Exponential", "Coupling", "DenseCoupling",
-    "RateNetwork", "SteadyState", "SteadyStateError", "steady_state", "linear_response", "stability", "paradoxical_response",
+    "RateNetwork", "poisson_spikes", "rate_input", "population_rate", "PopulationRate",
+    "SteadyState", "SteadyStateError", "steady_state", "linear_response", "stability", "paradoxical_response",
 ]

@@ -45,7 +45,8 @@ class FitResult:
     loss : float
         The best feasible total loss (``inf`` if no feasible point was met).
     success : bool
-        Whether the restart that found the best point converged and the point is feasible.
+        Whether the restart that found the best point converged and the point is feasible (a
+        later restart cut short by the time limit does not change it; the message says so).
     message : str
     iterations : int
         SLSQP iterations over all restarts.
@@ -462,9 +463,13 @@ class _Problem:
             if stopped:
                 message = f"{stopped}; {message}"
         else:
+            # success describes the best point: its restart converged (a later one cut short by the
+            # time limit does not undo that; the message says so)
             record = records[self.best_restart] if self.best_restart < len(records) else records[-1]
-            success = bool(record["success"]) and stopped is None
-            message = stopped or f"restart {self.best_restart + 1} of {len(records)}: {record['message']}"
+            success = bool(record["success"])
+            message = f"restart {self.best_restart + 1} of {len(records)}: {record['message']}"
+            if stopped:
+                message += f"; then the {stopped}"
         fitted = {name for name, _, _ in self.variables.entries}
         params = {name: value for name, value in self.model.parameters_with_units().items() if name in fitted}
         return FitResult(params=params, loss=float(self.best_loss), success=success, message=message,

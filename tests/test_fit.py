@@ -141,6 +141,9 @@ def test_time_limit():
     data = respond(small_model(((0.5, -1.0), (1.0, -1.5)))).detach().numpy()
     result = fit(small_model(), data, respond, free=["weights"], time_limit=0.0, restarts=3)
     assert not result.success and "time limit" in result.message
+    second = fit(small_model(), data, respond, free={"weights": [[True, False], [False, False]]}, time_limit=1.0,
+                 restarts=1000)  # the first restart converges; the limit stops the others
+    assert second.success and "time limit" in second.message and len(second.restarts) < 1000
 
 
 @pytest.mark.parametrize("change, error, match", [
