@@ -17,10 +17,12 @@ accuracy.png
     interpolation error of each table (from `lut4brian.report`) and the
     drift of spike times of single neurons (numpy target, one simulation).
 fitted_response.png
-    A spatial response fitted with frbrian's PyTorch fitter against its data;
+    A spatial response fitted with frbrian's PyTorch fitter (the fit of
+    examples/fit_with_spiking_neurons.ipynb, full size) against its data;
     made only where ``frbrian.fit`` exists.
 
-``--quick`` shortens the simulation behind accuracy.png (for checks only).
+``--quick`` shortens the simulation behind accuracy.png and the fit behind
+fitted_response.png (for checks only).
 """
 
 import argparse
@@ -209,10 +211,64 @@ def accuracy(args):
 # --- a fitted spatial response against its data ----------------------------
 
 def fitted_response(args):
-    if importlib.util.find_spec("frbrian.fit") is None:
-        print("fitted_response.png skipped: frbrian.fit does not exist yet")
+    if importlib.util.find_spec("frbrian.fit") is None or importlib.util.find_spec("torch") is None:
+        print("fitted_response.png skipped: it needs frbrian.fit and torch")
         return
-    print("fitted_response.png skipped: not written yet")
+    import torch
+    from brian2 import Hz, ms
+    from frbrian import Coupling, Gaussian, Grid, power_law, steady_state
+    from frbrian.fit import fit, normalised_rms
+    from frbrian.torch_model import RateModel
+
+    torch.set_num_threads(1)
+    # fr-models' E/I network on a line: W[target, source] in 1/Hz, Gaussian widths, baseline rates (Hz)
+    w_true = np.array([[1.09546555, -0.89098157], [0.90011321, -0.28263247]])
+    sigma_true = np.array([[0.2173913, 0.17391304], [0.17391304, 0.22608696]])
+    r_star = np.array([1.36740442, 1.0928196])
+    units = 41 if args.quick else 101
+    grid = Grid((units,))
+    x = grid.axes()[0]
+    centre = units // 2
+    stimulus = np.zeros((2, units))
+    stimulus[0] = 0.5 * np.exp(-x**2 / (2 * 0.05**2))  # a bump of input to the E cells
+    baseline = np.repeat(r_star[:, None], units, axis=1)
+    measured = np.arange(centre, units)[x[centre:] <= 0.5 + 1e-9]
+
+    def response(weights, sigma):
+        coupling = Coupling(grid, weights, [[Gaussian(s) for s in row] for row in sigma])
+        held = np.sqrt(baseline) - coupling(baseline)  # holds r* for f(u) = u^2
+        return steady_state(coupling, power_law(), held + stimulus, initial=baseline).rates - baseline
+
+    truth = response(w_true, sigma_true)
+    data = truth[:, measured] + 0.03 * np.abs(truth).max() * np.random.default_rng(1).normal(size=(2, len(measured)))
+    model = RateModel(Coupling(grid, [[1.0, -1.0], [1.0, -0.5]], Gaussian(0.2)), tau=[20 * ms, 10 * ms],
+                      transfer=power_law(), names=["E", "I"], baseline=baseline * Hz)
+    drive, where = torch.as_tensor(stimulus), torch.as_tensor(measured)
+
+    def predict(m):
+        return (m.steady_state(drive=drive, initial=m.baseline) - m.baseline)[:, where]
+
+    result = fit(model, data, predict, free={"weights": True, "kernel.sigma": True},
+                 bounds={"kernel.sigma": (0.02, 0.5), "weights": (-3.0, 3.0)}, dale=[+1, -1], stability_margin=0.0,
+                 restarts=1 if args.quick else 3, time_limit=300, seed=0)
+    print(f"fitted_response: loss {result.loss:.4f}, {result.iterations} iterations, {result.seconds:.0f} s; "
+          f"{result.message}")
+    fitted = response(np.asarray(result.params["weights"] * Hz), np.asarray(result.params["kernel.sigma"]))
+    noise = float(normalised_rms(torch.as_tensor(truth[:, measured]), torch.as_tensor(data)))
+
+    fig, ax = plt.subplots(figsize=(7, 3.8))
+    for k, (name, color) in enumerate((("E", "C3"), ("I", "C0"))):
+        ax.plot(x[measured], data[k], "o", color=color, ms=4, label=f"{name}: data (3% noise)")
+        ax.plot(x[centre:], fitted[k, centre:], "-", color=color, label=f"{name}: fitted model")
+        ax.plot(x[centre:], truth[k, centre:], ":", color="k", lw=1, label="model the data came from" if k == 0 else None)
+    ax.axhline(0, color="k", lw=0.5)
+    ax.set_xlabel("distance from the stimulus")
+    ax.set_ylabel("change of the steady-state rate (Hz)")
+    ax.set_title(f"E/I rate model on a line ({units} units per type), 4 weights and 4 widths fitted with "
+                 f"frbrian.fit\nnormalised RMS error {result.loss:.3f} (the noise alone: {noise:.3f})", fontsize=9)
+    ax.legend(frameon=False, fontsize=8)
+    fig.tight_layout()
+    save(fig, "fitted_response.png")
 
 
 FIGURES = {"lookup_table": lookup_table, "speedup": speedup, "accuracy": accuracy, "fitted_response": fitted_response}
@@ -223,7 +279,7 @@ def main():
     parser.add_argument("--benchmark-json", default=BENCHMARK_JSON,
                         help="JSON lines of benchmarks/cobahh.py (default: %(default)s)")
     parser.add_argument("--only", nargs="+", choices=sorted(FIGURES), help="make only these figures")
-    parser.add_argument("--quick", action="store_true", help="a shorter simulation for accuracy.png (checks only)")
+    parser.add_argument("--quick", action="store_true", help="shorter runs for accuracy.png and fitted_response.png (checks only)")
     args = parser.parse_args()
     from brian2 import prefs
 
