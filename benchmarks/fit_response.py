@@ -40,7 +40,7 @@ import numpy as np
 import torch
 from brian2 import Hz, second
 
-from frbrian.fit import fit, normalised_rms
+from frbrian.fitting import fit, normalised_rms
 from frbrian.kernels import Coupling, Gaussian, Grid
 from frbrian.torch_model import RateModel
 from frbrian.transfer import power_law

@@ -29,8 +29,8 @@ from .kernels import Coupling, DenseCoupling, Exponential, Gaussian, Grid, Kerne
 from .transfer import Transfer, power_law, sigmoid, tanh, threshold_linear, transfer_function
 
 # name -> module, imported on first access (they need torch)
-_LAZY = {"RateModel": "torch_model", "TorchTransfer": "torch_model", "fit": "fit", "FitResult": "fit",
-         "normalised_rms": "fit"}
+_LAZY = {"RateModel": "torch_model", "TorchTransfer": "torch_model", "fit": "fitting", "FitResult": "fitting",
+         "normalised_rms": "fitting"}
 
 
 def __getattr__(name):

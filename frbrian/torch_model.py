@@ -542,14 +542,23 @@ class RateModel(torch.nn.Module):
     def to_network(self, **kwargs):
         """
         A `frbrian.RateNetwork` with the current parameters (weights in 1/Hz,
-        tau in seconds, the total input as its drive); ``kwargs`` go to it.
+        tau in seconds, the total input as its drive); ``kwargs`` go to it and
+        override those. A drive given as an expression (``drive='h +
+        w_A*A/Hz'``) can use ``h``, which holds the model's total input.
         """
         from .brian import RateNetwork
 
-        return RateNetwork(self.to_coupling(), [t * second for t in self.tau.tolist()],
-                           [Transfer(f.expression(c.tolist())) for f, c in zip(self.transfers, self.transfer.values())],
-                           drive=self.total_drive().detach().cpu().numpy(), names=self.names,
-                           initial=self.initial.cpu().numpy() * hertz, **kwargs)
+        fitted_drive = self.total_drive().detach().cpu().numpy()
+        arguments = dict(tau=[t * second for t in self.tau.tolist()],
+                         transfer=[Transfer(f.expression(c.tolist()))
+                                   for f, c in zip(self.transfers, self.transfer.values())],
+                         drive=fitted_drive, names=self.names, initial=self.initial.cpu().numpy() * hertz)
+        arguments.update(kwargs)
+        network = RateNetwork(self.to_coupling(), **arguments)
+        if isinstance(arguments["drive"], str):
+            for group, h in zip(network.groups, fitted_drive):
+                group.h = h
+        return network
 
     def to_coupling(self):
         """The `Coupling` (or `DenseCoupling`) with the current weights and kernels."""

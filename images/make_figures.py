@@ -211,13 +211,13 @@ def accuracy(args):
 # --- a fitted spatial response against its data ----------------------------
 
 def fitted_response(args):
-    if importlib.util.find_spec("frbrian.fit") is None or importlib.util.find_spec("torch") is None:
+    if importlib.util.find_spec("frbrian.fitting") is None or importlib.util.find_spec("torch") is None:
         print("fitted_response.png skipped: it needs frbrian.fit and torch")
         return
     import torch
     from brian2 import Hz, ms
     from frbrian import Coupling, Gaussian, Grid, power_law, steady_state
-    from frbrian.fit import fit, normalised_rms
+    from frbrian.fitting import fit, normalised_rms
     from frbrian.torch_model import RateModel
 
     torch.set_num_threads(1)

@@ -130,7 +130,27 @@ def evaluate_on_grid(code, grid, constants, functions):
     bad = np.flatnonzero(~np.isfinite(np.asarray(values)))
     for k in bad:
         values[k] = _limit(code, grid, points[k], constants, functions)
+    _repair_cancellation(code, grid, values, constants, functions)
     return values
+
+
+def _repair_cancellation(code, grid, values, constants, functions):
+    """
+    A grid point a rounding error away from a removable singularity (x = 1e-13
+    in x/(1 - exp(-x)), when the step does not divide the distance to it
+    exactly) loses most digits to cancellation. Where both sides, a thousandth
+    of a step away, agree with each other (no jump) but their mean and the
+    value differ by more than the curvature allows, the mean is taken.
+    """
+    offset = Quantity(float(grid.step) * 1e-3, dim=grid.dim)
+    with np.errstate(all="ignore"):
+        left = np.asarray(_evaluate(code, grid.name, grid.points - offset, constants, functions))
+        right = np.asarray(_evaluate(code, grid.name, grid.points + offset, constants, functions))
+    mean, value = 0.5 * (left + right), np.asarray(values)
+    scale = np.maximum(np.abs(left), np.abs(right)) + 1e-300
+    noisy = (np.isfinite(mean) & (np.abs(left - right) <= 1e-3 * scale)
+             & (np.abs(value - mean) > 1e-6 * scale))
+    values[noisy] = Quantity(mean[noisy], dim=get_dimensions(values))
 
 
 def _limit(code, grid, point, constants, functions):

@@ -9,7 +9,7 @@ from brian2.core.functions import DEFAULT_FUNCTIONS
 from brian2.equations.equations import Equations
 from brian2.units.fundamentalunits import Quantity, is_dimensionless
 
-from .grid import ExpressionTable, interpolation_error
+from .grid import ExpressionTable, Grid, interpolation_error
 
 __all__ = ["TableInfo", "TableReport", "report"]
 
@@ -62,7 +62,8 @@ class TableReport(list):
 
 
 def _info(table):
-    grid = table.grid_spec.with_points(table.size)
+    # the table's own points: when the range is not a whole number of steps, the last one falls short of high
+    grid = Grid(table.grid_spec.name, table.low, Quantity(table.high_, dim=table.arg_dim), table.step)
     exact, interpolated = interpolation_error(table.code, grid, table.constants, table.functions,
                                               values=table.values)
     error = np.abs(interpolated - exact)

@@ -13,7 +13,7 @@ from frbrian import DenseCoupling, SteadyStateError, power_law
 
 torch = pytest.importorskip("torch")
 torch.set_num_threads(1)  # small FFTs and solves: threads only add overhead on 2 shared cores
-from frbrian.fit import fit  # noqa: E402
+from frbrian.fitting import fit  # noqa: E402
 from frbrian.torch_model import RateModel  # noqa: E402
 
 sys.path.insert(0, os.path.join(ROOT, "benchmarks"))

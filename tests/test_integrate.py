@@ -158,3 +158,13 @@ def test_report():
     text = str(infos)
     assert all(info.name in text for info in infos) and "max abs error" in text
     assert set(infos.as_dicts()[0]) >= {"name", "expression", "step", "points", "memory_bytes", "max_rel_error"}
+
+
+def test_report_on_a_range_that_is_not_a_whole_number_of_steps():
+    # 200 mV is not a multiple of 0.03 mV: the error must still follow step**2 (it once came out 1000x too large)
+    equations, namespace = models.hh1952()
+    errors = {}
+    for step in (0.025, 0.03):
+        infos = report(tabulate(equations, v=(-100 * mV, 100 * mV, step * mV), namespace=namespace))
+        errors[step] = max(info.max_rel_error for info in infos)
+    assert 1.2 < errors[0.03] / errors[0.025] < 1.7

@@ -467,7 +467,8 @@ class _Problem:
             # time limit does not undo that; the message says so)
             record = records[self.best_restart] if self.best_restart < len(records) else records[-1]
             success = bool(record["success"])
-            message = f"restart {self.best_restart + 1} of {len(records)}: {record['message']}"
+            message = (f"the best feasible point is from restart {self.best_restart + 1} of {len(records)}, "
+                       f"which ended: {record['message']}")
             if stopped:
                 message += f"; then the {stopped}"
         fitted = {name for name, _, _ in self.variables.entries}
