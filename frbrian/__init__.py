@@ -1,19 +1,18 @@
 """
 frbrian: firing-rate populations for Brian2 networks.
 
-Built so far: transfer functions (`power_law`, `sigmoid`, `tanh`,
-`threshold_linear`, or any expression in ``I``), regular 1-D/2-D grids with
-translation-invariant kernels (`Gaussian`, `WrappedGaussian`, `Exponential`,
-their sums and products) as dense matrices or FFT convolutions, coupling
-between cell types (`Coupling`), and the analysis of fixed points
-(`steady_state`, `linear_response`, `stability`, `paradoxical_response`),
-rate populations as Brian2 groups (`RateNetwork`), and bridges to spiking
-groups both ways: Poisson spikes at a rate group's rates (`poisson_spikes`),
-a current or conductance ``w*r`` into a spiking group (`rate_input`), and the
-filtered population rate of a spiking group as an input of rate groups
-(`population_rate`, `PopulationRate`); and the PyTorch twin of a rate
-network (`RateModel`: trajectories, steady states differentiable by implicit
-differentiation, stability) with a fitter (`fit`, returning a `FitResult`).
+* rate populations as Brian2 groups: `RateNetwork`, coupled by
+  `Coupling` (kernels on a `Grid`: `Gaussian`, `WrappedGaussian`,
+  `Exponential`, their sums and products; FFT) or `DenseCoupling`;
+* transfer functions: `power_law`, `sigmoid`, `tanh`, `threshold_linear`,
+  or any expression in ``I`` (`Transfer`);
+* bridges to spiking groups: `poisson_spikes`, `rate_input`,
+  `population_rate` (`PopulationRate`);
+* fixed points and their linearisation: `steady_state`, `linear_response`,
+  `stability`, `paradoxical_response`;
+* the PyTorch twin of a rate network, `RateModel` (trajectories, steady
+  states differentiable by implicit differentiation), and `fit`, returning
+  a `FitResult`.
 
 The PyTorch parts load on first use (``frbrian.RateModel``, or ``from
 frbrian.torch_model import RateModel``), so ``import frbrian`` works without
