@@ -26,7 +26,7 @@ import tempfile
 import time
 
 import numpy as np
-from brian2 import Hz, Network, NeuronGroup, defaultclock, device, ms, mV, prefs, set_device
+from brian2 import Hz, Network, NeuronGroup, defaultclock, device, ms, prefs, set_device
 from brian2.devices.device import reinit_devices, reset_device
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))

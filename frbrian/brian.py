@@ -1,6 +1,7 @@
 """
 Rate populations as Brian2 groups: ``tau dr/dt = -r + f(I)``, one
-`NeuronGroup` per cell type on a `Grid`, coupled through a `Coupling`.
+`NeuronGroup` per cell type, coupled through a `Coupling` (kernels on a
+`Grid`) or a `DenseCoupling`.
 """
 
 import numpy as np

@@ -49,7 +49,7 @@ except ImportError as error:  # pragma: no cover - depends on the environment
     raise ImportError("Fitting rate models in frbrian needs PyTorch: pip install lut4brian[fit]") from error
 
 from .analysis import SteadyStateError
-from .kernels import Coupling, DenseCoupling, Exponential, Gaussian, Kernel, WrappedGaussian, _Combined, _Constant
+from .kernels import Coupling, DenseCoupling, Exponential, Gaussian, WrappedGaussian, _Combined, _Constant
 from .transfer import Transfer, transfer_function
 
 __all__ = ["RateModel", "TorchTransfer", "Trajectory", "gmres", "DENSE_LIMIT"]

@@ -5,7 +5,7 @@ Brian2 expression, a vectorised numpy function and its derivative.
 
 import numpy as np
 import sympy
-from brian2.parsing.sympytools import str_to_sympy, sympy_to_str
+from brian2.parsing.sympytools import str_to_sympy
 
 __all__ = ["Transfer", "power_law", "sigmoid", "tanh", "threshold_linear", "transfer_function"]
 

@@ -13,7 +13,7 @@ from brian2.core.namespace import DEFAULT_CONSTANTS, DEFAULT_UNITS
 from brian2.equations.codestrings import Expression
 from brian2.equations.equations import DIFFERENTIAL_EQUATION, SUBEXPRESSION, Equations, SingleEquation
 from brian2.parsing.sympytools import str_to_sympy, sympy_to_str
-from brian2.units.fundamentalunits import Quantity, get_dimensions
+from brian2.units.fundamentalunits import Quantity
 from brian2.utils.logger import get_logger
 
 from ._brian_internals import register_function

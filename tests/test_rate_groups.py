@@ -85,8 +85,8 @@ def test_relaxes_to_the_fixed_point(traces):
 def test_timed_array_drive_and_general_dynamics():
     """A drive switched on by a TimedArray, and Wilson-Cowan saturation ``-r + (1 - k r) F``."""
     defaultclock.dt = 0.1 * ms
-    stimulus = TimedArray([0.0, 2.0], dt=10 * ms)  # 0 until 10 ms, then 2
-    k = 0.05 * second
+    stimulus = TimedArray([0.0, 2.0], dt=10 * ms)  # noqa: F841 (Brian2 finds it here); 0, then 2 from 10 ms
+    k = 0.05 * second  # noqa: F841
     c = DenseCoupling(np.array([[0.1]]))
     net = RateNetwork(c, tau=5 * ms, transfer=power_law(), drive="stimulus(t)", dynamics="-r + (1 - k*r)*F")
     monitor = StateMonitor(net.groups[0], "r", record=0)

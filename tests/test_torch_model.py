@@ -6,7 +6,7 @@ import sys
 
 import numpy as np
 import pytest
-from brian2 import Hz, Network, defaultclock, ms, second
+from brian2 import Hz, Network, defaultclock, ms
 from conftest import ROOT, TARGETS, use_target
 
 from frbrian import (Coupling, DenseCoupling, Exponential, Gaussian, Grid, RateNetwork, SteadyStateError,
@@ -15,7 +15,7 @@ from frbrian import (Coupling, DenseCoupling, Exponential, Gaussian, Grid, RateN
 
 torch = pytest.importorskip("torch")
 torch.set_num_threads(1)  # small FFTs and solves: threads only add overhead on 2 shared cores
-from frbrian.torch_model import RateModel, TorchTransfer, gmres  # noqa: E402
+from frbrian.torch_model import RateModel, TorchTransfer  # noqa: E402
 
 WEIGHTS = [[1.0, -1.0], [1.0, -0.5]]  # 1/Hz
 
