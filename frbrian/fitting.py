@@ -370,26 +370,35 @@ class _Problem:
         self.failures += 1
         self.last_failure = f"{type(error).__name__}: {error}"
 
-    def _loss(self):
+    def _value_and_gradient(self, compute, what, failed_value):
+        """``compute(model)`` and its gradient on the free variables; a numerical failure is recorded
+        and gives ``failed_value`` with a zero gradient."""
         self.model.zero_grad(set_to_none=True)
         try:
             with torch.enable_grad():
-                prediction = self.predict(self.model)
-                loss = normalised_rms(prediction, self.target)
-                if self.regularization:
-                    loss = loss + self.regularization * (self.model.weights**2).sum()
-                for term in self.losses:
-                    loss = loss + term(self.model, prediction, self.target)
-                if not torch.isfinite(loss):
-                    raise FloatingPointError("the loss is NaN or infinite")
-                loss.backward()
+                value = compute(self.model)
+                if not torch.isfinite(value):
+                    raise FloatingPointError(f"the {what} is NaN or infinite")
+                value.backward()
             gradient = self.variables.gradient()
             if not np.all(np.isfinite(gradient)):
-                raise FloatingPointError("the gradient is NaN or infinite")
-            return float(loss.detach()), gradient
+                raise FloatingPointError(f"the gradient of the {what} is NaN or infinite")
+            return float(value.detach()), gradient
         except (SteadyStateError, RuntimeError, ValueError, ArithmeticError) as error:
             self._failed(error)
-            return np.inf, np.zeros(self.variables.size)
+            return failed_value, np.zeros(self.variables.size)
+
+    def _loss(self):
+        def loss_of(model):
+            prediction = self.predict(model)
+            loss = normalised_rms(prediction, self.target)
+            if self.regularization:
+                loss = loss + self.regularization * (model.weights**2).sum()
+            for term in self.losses:
+                loss = loss + term(model, prediction, self.target)
+            return loss
+
+        return self._value_and_gradient(loss_of, "loss", np.inf)
 
     def _constraints(self):
         """Values (>= 0 when satisfied) and gradients of the stability and paradoxical constraints."""
@@ -398,25 +407,8 @@ class _Problem:
             terms.append(lambda m: -(m.stability() + self.stability_margin) * self.time_scale)
         if self.paradoxical:
             terms.append(lambda m: -m.paradoxical_response(inhibitory=self.inhibitory))
-        values, gradients = [], []
-        for term in terms:
-            self.model.zero_grad(set_to_none=True)
-            try:
-                with torch.enable_grad():
-                    value = term(self.model)
-                    if not torch.isfinite(value):
-                        raise FloatingPointError("a constraint is NaN or infinite")
-                    value.backward()
-                gradient = self.variables.gradient()
-                if not np.all(np.isfinite(gradient)):
-                    raise FloatingPointError("a constraint's gradient is NaN or infinite")
-                values.append(float(value.detach()))
-                gradients.append(gradient)
-            except (SteadyStateError, RuntimeError, ValueError, ArithmeticError) as error:
-                self._failed(error)
-                values.append(_FAILED_CONSTRAINT)
-                gradients.append(np.zeros(self.variables.size))
-        return np.array(values), np.array(gradients)
+        results = [self._value_and_gradient(term, "constraint", _FAILED_CONSTRAINT) for term in terms]
+        return np.array([v for v, _ in results]), np.array([g for _, g in results]).reshape(len(terms), -1)
 
     def loss_at(self, x):
         return self.evaluate(x)[0]
