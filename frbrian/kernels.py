@@ -76,6 +76,15 @@ class Grid:
         low = self.extent[0]
         return [low + step * np.arange(n) for n, step in zip(self.shape, self._cells())]
 
+    def displacements(self):
+        """``x_target - x_source`` between all pairs of units, shape ``(ndim, size, size)``; wrapped to
+        the nearest image on a periodic grid."""
+        points = np.stack([p.ravel() for p in np.meshgrid(*self.axes(), indexing="ij")])
+        displacement = points[:, :, None] - points[:, None, :]
+        if self.periodic:
+            displacement = (displacement + self.period / 2) % self.period - self.period / 2
+        return displacement
+
     def offsets(self):
         """
         The displacements between units on which a kernel is sampled, per
@@ -119,12 +128,7 @@ class Kernel:
 
     def matrix(self, grid):
         """The dense ``(grid.size, grid.size)`` weight matrix, ``W[target, source]``."""
-        positions = np.meshgrid(*grid.axes(), indexing="ij")
-        points = np.stack([p.ravel() for p in positions])
-        displacement = points[:, :, None] - points[:, None, :]
-        if grid.periodic:
-            displacement = (displacement + grid.period / 2) % grid.period - grid.period / 2
-        return self.density(*displacement, grid=grid) * grid.cell_volume
+        return self.density(*grid.displacements(), grid=grid) * grid.cell_volume
 
     def convolver(self, grid):
         """

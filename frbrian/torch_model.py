@@ -321,12 +321,8 @@ class _Operator:
         if self.matrix is not None:
             return self.matrix
         model, grid = self.model, self.model.grid
-        positions = np.stack([p.ravel() for p in np.meshgrid(*grid.axes(), indexing="ij")])
-        displacement = positions[:, :, None] - positions[:, None, :]
-        if grid.periodic:
-            displacement = (displacement + grid.period / 2) % grid.period - grid.period / 2
         displacement = [torch.as_tensor(d, dtype=model.weights.dtype, device=model.weights.device)
-                        for d in displacement]
+                        for d in grid.displacements()]
         blocks = [[model.weights[i, j] * grid.cell_volume
                    * _density(model._trees[i][j], {k: t[i, j] for k, t in model.kernel.items()}, displacement, grid)
                    for j in range(self.types)] for i in range(self.types)]
