@@ -28,12 +28,18 @@ R_STAR = np.array([1.36740442, 1.0928196])
 AMPLITUDE = 1.45305475949474
 
 
-def response(points):
-    """The steady-state response of the fr-models benchmark model on ``points`` grid points."""
+def benchmark_model(points):
+    """The coupling, the baseline rates r* and the drive (h* plus the point input) on ``points`` grid points."""
     coupling = Coupling(Grid((points,)), W_POP, [[Gaussian(s) for s in row] for row in SIGMA])
     baseline = np.repeat(R_STAR[:, None], points, axis=1)
     drive = np.sqrt(baseline) - coupling(baseline)
     drive[0, points // 2] += AMPLITUDE
+    return coupling, baseline, drive
+
+
+def response(points):
+    """The steady-state response of the fr-models benchmark model on ``points`` grid points."""
+    coupling, baseline, drive = benchmark_model(points)
     fixed = steady_state(coupling, power_law(), drive, initial=baseline)
     return fixed.rates - baseline
 

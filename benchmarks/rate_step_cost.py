@@ -31,9 +31,9 @@ from brian2.devices.device import reinit_devices, reset_device
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from cobahh import numpy_discard_units  # noqa: E402
-from frmodels_response import AMPLITUDE, R_STAR, SIGMA, W_POP  # noqa: E402
+from frmodels_response import benchmark_model  # noqa: E402
 
-from frbrian import Coupling, Gaussian, Grid, RateNetwork, power_law  # noqa: E402
+from frbrian import RateNetwork, power_law  # noqa: E402
 from lut4brian import models  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -41,10 +41,7 @@ DT = 0.1 * ms
 
 
 def rate_network(points):
-    coupling = Coupling(Grid((points,)), W_POP, [[Gaussian(s) for s in row] for row in SIGMA])
-    baseline = np.repeat(R_STAR[:, None], points, axis=1)
-    drive = np.sqrt(baseline) - coupling(baseline)
-    drive[0, points // 2] += AMPLITUDE
+    coupling, baseline, drive = benchmark_model(points)
     return Network(RateNetwork(coupling, tau=[10 * ms, 10 * ms], transfer=power_law(), drive=drive,
                                names=["E", "I"], initial=baseline * Hz))
 

@@ -131,11 +131,10 @@ class RateNetwork(BrianObject):
     def _coupling_objects(self):
         # I_rec of every group is set once per step, before the groups update.
         if self._standalone():
-            function = coupling_function(self)
-            first = self.groups[0]
-            first.namespace[function.implementations["cpp"].name] = function
-            runner = first.run_regularly(f"I_rec = {function.implementations['cpp'].name}(i)", when="before_groups",
-                                         name=f"{self.name}_coupling")
+            function, first = coupling_function(self), self.groups[0]
+            name = function.implementations["cpp"].name
+            first.namespace[name] = function
+            runner = first.run_regularly(f"I_rec = {name}(i)", when="before_groups", name=f"{self.name}_coupling")
             first.contained_objects.remove(runner)  # owned here, so that it runs only with the network
             return [runner]
         return [NetworkOperation(self._couple, when="before_groups", name=f"{self.name}_coupling")]
