@@ -59,7 +59,9 @@ class RateNetwork(BrianObject):
     (O(N log N) per step) and a matrix-vector product for dense coupling. On
     numpy and cython it runs in a `NetworkOperation` (numpy's FFT and BLAS);
     on cpp_standalone, where Python cannot run during the simulation, in C++
-    (see `frbrian.coupling_cpp`).
+    (see `frbrian.coupling_cpp`), serially and outside Brian2's OpenMP loops
+    (the first group gets a shared variable ``coupled_at`` for that); only a
+    large dense product is shared among the ``openmp_threads``.
 
     Examples
     --------
@@ -121,6 +123,9 @@ class RateNetwork(BrianObject):
         tau : second (constant)
         h : 1
         """ + extra
+        if index == 0 and self._standalone():
+            # written by the coupling's scalar code (see _coupling_objects)
+            equations += "\ncoupled_at : second (shared)"
         group = NeuronGroup(self.coupling.size, equations, method="euler", name=f"{self.name}_{name}")
         group.tau = tau
         group.r_ = np.broadcast_to(np.asarray(initial / Hz, dtype=float), (len(self.names), group.N))[index]
@@ -131,10 +136,13 @@ class RateNetwork(BrianObject):
     def _coupling_objects(self):
         # I_rec of every group is set once per step, before the groups update.
         if self._standalone():
+            # A write to a shared variable is scalar code: cpp_standalone runs it once, serially,
+            # before its OpenMP loop over the units (a per-unit call inside that loop races).
             function, first = coupling_function(self), self.groups[0]
             name = function.implementations["cpp"].name
             first.namespace[name] = function
-            runner = first.run_regularly(f"I_rec = {name}(i)", when="before_groups", name=f"{self.name}_coupling")
+            runner = first.run_regularly(f"coupled_at = {name}(t)", when="before_groups",
+                                         name=f"{self.name}_coupling")
             first.contained_objects.remove(runner)  # owned here, so that it runs only with the network
             return [runner]
         return [NetworkOperation(self._couple, when="before_groups", name=f"{self.name}_coupling")]

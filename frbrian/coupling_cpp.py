@@ -2,7 +2,9 @@
 Recurrent input of a `RateNetwork` on cpp_standalone, where no Python runs
 during the simulation: a Brian2 `Function` whose C++ implementation computes
 ``I_rec = W r`` for every cell type at once, by FFT convolution for kernel
-coupling (O(N log N)) or by a matrix-vector product for dense coupling.
+coupling (O(N log N)) or by a matrix-vector product for dense coupling. It is
+called once per step from scalar code, which cpp_standalone runs serially,
+outside its OpenMP loops, so the result does not depend on the thread count.
 
 It reaches inside Brian2 in one place, `_global_array`: the function reads the
 rates of all groups and writes the inputs of all groups, so it names
@@ -13,7 +15,8 @@ live in those global arrays to be shared between the groups' code objects.
 """
 
 import numpy as np
-from brian2 import Function
+from brian2 import Function, second
+from brian2.devices.cpp_standalone.codeobject import openmp_pragma
 from brian2.devices.device import get_device
 
 from .kernels import Coupling, DenseCoupling
@@ -132,18 +135,9 @@ static void {P}_compute()
 """
 
 _DENSE = """
-static void {P}_rows(const double* W, const double* all, double* out, const int begin, const int end)
-{{
-    for (int row = begin; row < end; row++) {{
-        const double* w = W + (size_t)row * {N};
-        double sum = 0;
-        for (int j = 0; j < {N}; j++) sum += w[j] * all[j];
-        out[row] = sum;
-    }}
-}}
-
-// The product is bound by memory bandwidth: rows are shared among threads as in
-// a threaded BLAS (a thread start costs microseconds, a step of N = 2000 a millisecond).
+// The product is bound by memory bandwidth; its rows are shared among Brian2's OpenMP threads
+// (when it is built with them and the matrix is large). Each row is summed by one thread in one
+// order, so that the result does not depend on the number of threads.
 static void {P}_compute()
 {{
     const int T = {types}, n = {size}, N = {N};
@@ -153,27 +147,29 @@ static void {P}_compute()
     if (!all) {{ all = new double[N]; out = new double[N]; }}
     for (int s = 0; s < T; s++) for (int j = 0; j < n; j++) all[s * n + j] = rates[s][j];
     const double* W = _namespace{P}_weights;
-    unsigned threads = (double)N * N > 1e6 ? std::thread::hardware_concurrency() : 1;
-    if (threads < 1) threads = 1;
-    if (threads > 8) threads = 8;
-    const int chunk = (N + threads - 1) / threads;
-    std::thread workers[8];
-    for (unsigned w = 1; w < threads; w++)
-        workers[w] = std::thread({P}_rows, W, all, out, w * chunk, (int)(w + 1) * chunk < N ? (w + 1) * chunk : N);
-    {P}_rows(W, all, out, 0, chunk < N ? chunk : N);
-    for (unsigned w = 1; w < threads; w++) workers[w].join();
+    {parallel}
+    for (int row = 0; row < N; row++) {{
+        const double* w = W + (size_t)row * N;
+        double sum = 0;
+        for (int j = 0; j < N; j++) sum += w[j] * all[j];
+        out[row] = sum;
+    }}
     for (int row = 0; row < N; row++) inputs[row / n][row % n] = out[row];
 }}
 """
 
 _ENTRY = """
-// Called per unit of the first group before the groups update; unit 0 computes every input.
-static double {P}(const int i)
+// Called once per step from the scalar code of a `run_regularly` operation, which cpp_standalone
+// runs serially before (outside) its parallel per-unit loop: no unit reads I_rec while it is written.
+static double {P}(const double t)
 {{
-    if (i == 0) {P}_compute();
-    return {first_input}[i];
+    {P}_compute();
+    return t;
 }}
 """
+
+# Below this many weights, starting the threads of a parallel product costs more than it saves.
+_PARALLEL_WEIGHTS = 10**6
 
 
 def _global_array(group, variable):
@@ -200,20 +196,28 @@ def _padded_kernel_spectra(coupling, fft_shape):
 
 def coupling_function(network):
     """
-    A `Function` ``<name>(i)`` for cpp_standalone: called for unit ``i`` of
-    the first group of ``network`` (a `RateNetwork`) before the groups
-    update, it writes ``I_rec`` of every group (unit 0 computes all of them)
-    and returns the first group's.
+    A `Function` ``<name>(t)`` for cpp_standalone that writes ``I_rec`` of
+    every group of ``network`` (a `RateNetwork`) and returns ``t``.
+
+    It is meant for the scalar code of a `run_regularly` operation
+    (``coupled_at = <name>(t)`` with a shared ``coupled_at``), which runs once
+    per step outside the OpenMP loop over the units: inside it, one unit would
+    compute the inputs while other threads read and write them. The dense
+    product uses Brian2's own OpenMP threads (``openmp_threads``), read when
+    the code is generated.
     """
     coupling, groups = network.coupling, network.groups
     prefix = f"{network.name}_couple"
     arrays = dict(P=prefix, types=coupling.types,
                   rates=", ".join(_global_array(g, "r") for g in groups),
-                  inputs=", ".join(_global_array(g, "I_rec") for g in groups),
-                  first_input=_global_array(groups[0], "I_rec"))
+                  inputs=", ".join(_global_array(g, "I_rec") for g in groups))
     if isinstance(coupling, DenseCoupling):
-        code = _DENSE.format(size=coupling.size, N=coupling.types * coupling.size, **arrays)
-        headers = ["<thread>"]
+        n = coupling.types * coupling.size
+
+        def code(owner):
+            parallel = openmp_pragma("parallel-static") if n * n > _PARALLEL_WEIGHTS else ""
+            return _DENSE.format(size=coupling.size, N=n, parallel=parallel, **arrays) + _ENTRY.format(**arrays)
+
         namespace = {f"{prefix}_weights": coupling.weights.ravel()}
     elif isinstance(coupling, Coupling):
         shape = coupling.grid.shape
@@ -221,14 +225,15 @@ def coupling_function(network):
         spectra = _padded_kernel_spectra(coupling, fft_shape)
         n0, n1 = (1,) + shape if len(shape) == 1 else shape
         m0, m1 = (1,) + fft_shape if len(fft_shape) == 1 else fft_shape
-        headers = []
-        code = _FFT.format(n0=n0, n1=n1, M0=m0, M1=m1, **arrays)
+        fft_code = _FFT.format(n0=n0, n1=n1, M0=m0, M1=m1, **arrays) + _ENTRY.format(**arrays)
+        code = lambda owner: fft_code  # noqa: E731
         namespace = {f"{prefix}_kernel_re": np.ascontiguousarray(spectra.real.ravel()),
                      f"{prefix}_kernel_im": np.ascontiguousarray(spectra.imag.ravel())}
     else:
         raise TypeError(f"cpp_standalone needs a Coupling or DenseCoupling; got {type(coupling).__name__}.")
-    function = Function(None, arg_units=[1], arg_names=["i"], return_unit=1, arg_types=["integer"],
-                        return_type="float", stateless=False)
-    function.implementations.add_implementation("cpp", code + _ENTRY.format(**arrays), namespace=namespace,
-                                                name=prefix, compiler_kwds={"headers": headers})
+    # stateless, so that a call with the scalar argument t is scalar code (run once, serially)
+    function = Function(None, arg_units=[second], arg_names=["t"], return_unit=second, arg_types=["float"],
+                        return_type="float", stateless=True)
+    function.implementations.add_dynamic_implementation("cpp", code=code, namespace=lambda owner: namespace,
+                                                        name=prefix)
     return function
