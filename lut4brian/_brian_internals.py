@@ -1,13 +1,23 @@
 """
 Every place where lut4brian reaches into Brian2 beyond its public API.
 
-Brian2 offers no public extension point for the two things below, so they are
+Brian2 offers no public extension point for the things below, so they are
 kept here, small and in one place:
 
 * Names in equations are resolved at ``run()`` from the group's namespace,
   the caller's namespace and Brian2's default functions. Tables are entered
-  into the default functions (under unique names) so that tabulated equations
-  work in any script or function with no ``namespace=`` argument.
+  into the default functions (one per expression and grid, however often it
+  is tabulated) so that tabulated equations work in any script or function
+  with no ``namespace=`` argument.
+* A table's values depend on constants that Brian2 resolves for each group
+  at ``run()``, from the group's ``namespace`` and then the run namespace.
+  Brian2 hands a function's dynamic implementation the group (``owner``)
+  but not the run namespace, so ``Network.before_run``, where every code
+  object is generated, is wrapped once to remember it.
+* On a standalone device the function namespaces of all runs are collected
+  only at the build. The samples generated for a group's code are kept on
+  the group itself (a private attribute, which Brian2 groups allow), so that
+  they live exactly as long as the group.
 * Brian2 has no hook that runs after ``Network.run``; the out-of-range report
   wraps ``Network.after_run`` once. On cpp_standalone, where the run happens
   in the compiled binary, the report is C++ code inserted after each network
@@ -18,14 +28,64 @@ from brian2.core.functions import DEFAULT_FUNCTIONS
 from brian2.core.network import Network
 from brian2.devices.cpp_standalone.device import CPPStandaloneDevice
 from brian2.devices.device import get_device
-from brian2.units.fundamentalunits import get_unit
+from brian2.units.fundamentalunits import Quantity, get_unit
 
-__all__ = ["register_function", "report_range_in_standalone"]
+__all__ = ["register_function", "report_range_in_standalone", "resolve_constants", "standalone_samples"]
 
 
 def register_function(function):
     """Make ``function`` resolvable by its name in every group's equations."""
     DEFAULT_FUNCTIONS[function.name] = function
+
+
+#: The run namespaces of the networks preparing a run (innermost last).
+_run_namespaces = []
+
+
+def _remember_run_namespace(before_run):
+    def before_run_remembering_namespace(self, run_namespace):
+        _run_namespaces.append(run_namespace)
+        try:
+            return before_run(self, run_namespace)
+        finally:
+            _run_namespaces.pop()
+
+    before_run_remembering_namespace._lut4brian = True
+    return before_run_remembering_namespace
+
+
+if not getattr(Network.before_run, "_lut4brian", False):
+    Network.before_run = _remember_run_namespace(Network.before_run)
+
+
+def resolve_constants(owner, names):
+    """
+    The values (`Quantity`) of the external constants ``names`` as Brian2
+    resolves them for the code of ``owner`` in the run being prepared, or
+    ``None`` for a name it cannot resolve there (or outside a run). A
+    monitor's code reads its source group's subexpressions, so a monitor
+    resolves them like its source.
+    """
+    group = getattr(owner, "source", owner)
+    if not _run_namespaces or not hasattr(group, "resolve_all"):
+        return dict.fromkeys(names)
+    values = {}
+    for name in names:
+        try:
+            variable = group.resolve_all([name], _run_namespaces[-1], user_identifiers=set())[name]
+            values[name] = Quantity(variable.get_value(), dim=variable.dim)
+        except (KeyError, TypeError, AttributeError):
+            values[name] = None
+    return values
+
+
+def standalone_samples(owner):
+    """``{array name: samples}`` generated for the code of ``owner`` on a standalone device."""
+    samples = getattr(owner, "_lut4brian_samples", None)
+    if samples is None:
+        samples = {}
+        owner._lut4brian_samples = samples
+    return samples
 
 
 def _report_after_run(after_run):

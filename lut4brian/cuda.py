@@ -27,19 +27,19 @@ _CUDA_INDEX = """
 """
 
 
-def _cuda_code(table):
+def _cuda_code(table, pairs):
     return _fill("__host__ __device__ static inline double %NAME%(const double x)\n{" + _CUDA_INDEX
                  + "    const int i = (int)f;\n    const double w = f - i;" + _CPP_INTERPOLATE + "}\n",
-                 table, **{"%ON_NAN%": "x", "%PAIRS%": f"{table.name}_pairs"})
+                 table, **{"%ON_NAN%": "x", "%PAIRS%": pairs})
 
 
-def _cuda_index_code(index):
+def _cuda_index_code(index, pairs=None):
     return _fill("__host__ __device__ static inline double %NAME%(const double x)\n{" + _CUDA_INDEX
                  + "    return f;\n}\n", index, **{"%ON_NAN%": "0.0"})
 
 
-def _cuda_at_code(at):
-    return "__host__ __device__ " + _cpp_at_code(at)
+def _cuda_at_code(at, pairs):
+    return "__host__ __device__ " + _cpp_at_code(at, pairs)
 
 
 Table.implementations["cuda"] = _cuda_code

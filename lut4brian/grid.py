@@ -16,7 +16,8 @@ from brian2.units.fundamentalunits import (
 )
 from brian2.utils.logger import get_logger
 
-from .table import Table
+from ._brian_internals import resolve_constants
+from .table import Table, _padded
 
 __all__ = ["Grid", "ExpressionTable", "evaluate_on_grid"]
 
@@ -212,34 +213,69 @@ def coarsest_grid(code, grid, constants, functions, rtol, atol):
 
 class ExpressionTable(Table):
     """
-    A `Table` of an expression with external constants, re-evaluated before a
-    run when one of those constants has changed (like NEURON's ``DEPEND``).
+    A `Table` of an expression with external constants. Like every Brian2
+    expression, it takes the constants' values from the group that runs it,
+    in every run (from the group's namespace, then the run namespace), like
+    NEURON's ``DEPEND``; its own values, and those used where a group cannot
+    resolve a constant, are the ones tabulated with ``constants``.
     """
 
-    def __init__(self, code, grid, constants, resolve, functions, name=None):
-        values = evaluate_on_grid(code, grid, constants, functions)
+    #: Value sets kept per table for the groups that run it (a sweep needs only the last few).
+    CACHED_VALUE_SETS = 8
+
+    def __init__(self, code, grid, constants, functions, name=None):
         self.code = code
         self.grid_spec = grid
-        self.constants = dict(constants)
-        self._resolve = resolve
         self.functions = functions
-        Table.__init__(self, values, grid.low, grid.step, name=name)
+        self._by_constants = {}
+        self.constants = dict(constants)
+        Table.__init__(self, evaluate_on_grid(code, grid, constants, functions), grid.low, grid.step, name=name)
 
-    def sample(self, grid):
+    def retabulate(self, constants):
+        """Take ``constants`` as the table's own values of its constants (same names)."""
+        if _key(constants) != _key(self.constants):
+            self.set_values(evaluate_on_grid(self.code, self.grid_spec, constants, self.functions))
+            self.constants = dict(constants)
+
+    def sample(self, grid, constants=None):
         """The exact expression on another `Grid` of the same variable, unitless."""
-        return np.asarray(evaluate_on_grid(self.code, grid, self.constants, self.functions))
+        constants = self.constants if constants is None else constants
+        return np.asarray(evaluate_on_grid(self.code, grid, constants, self.functions))
 
-    def before_codegen(self):
-        current = {name: self._resolve(name) for name in self.constants}
-        changed = [name for name, value in current.items() if not _same(value, self.constants[name])]
-        if not changed:
-            return
-        values = evaluate_on_grid(self.code, self.grid_spec, current, self.functions)
-        fail_for_dimension_mismatch(values, self.values, f"Table '{self.name}' after {', '.join(changed)} changed")
-        self.set_values(values)
-        self.constants = current
-        logger.info(f"Table '{self.name}' rebuilt because {', '.join(sorted(changed))} changed.")
+    def constants_for(self, owner):
+        """The constants as the code run by ``owner`` resolves them (own values where it cannot)."""
+        resolved = resolve_constants(owner, list(self.constants))
+        constants = {}
+        for name, own in self.constants.items():
+            value = resolved[name]
+            if value is None:
+                value = own
+            elif np.ndim(value) != 0:
+                raise ValueError(
+                    f"'{name}' is a constant in table '{self.name}' ({self.code}), but in "
+                    f"'{getattr(owner, 'name', owner)}' it is not a single value: tabulate the "
+                    f"equations with '{name}' as a variable, or give it one value.")
+            else:
+                fail_for_dimension_mismatch(value, own, f"'{name}' in table '{self.name}' ({self.code})")
+            constants[name] = value
+        return constants
+
+    def values_for(self, owner):
+        constants = self.constants_for(owner)
+        key = _key(constants)
+        if key == _key(self.constants):
+            return self.values_
+        if key not in self._by_constants:
+            if len(self._by_constants) >= self.CACHED_VALUE_SETS:
+                del self._by_constants[next(iter(self._by_constants))]
+            values = evaluate_on_grid(self.code, self.grid_spec, constants, self.functions)
+            self._by_constants[key] = _padded(np.asarray(values))
+            changed = sorted(n for n in constants if _key({n: constants[n]}) != _key({n: self.constants[n]}))
+            logger.debug(f"Table '{self.name}' for '{getattr(owner, 'name', owner)}' evaluated with "
+                         + ", ".join(f"{n} = {constants[n]}" for n in changed), name_suffix="constants")
+        return self._by_constants[key]
 
 
-def _same(a, b):
-    return have_same_dimensions(a, b) and np.array_equal(np.asarray(a), np.asarray(b))
+def _key(constants):
+    return tuple(sorted((name, float(np.asarray(value)), repr(get_dimensions(value)))
+                        for name, value in constants.items()))

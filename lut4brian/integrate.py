@@ -14,7 +14,7 @@ from brian2.stateupdaters.exponential_euler import exponential_euler
 from ._brian_internals import register_function
 from .grid import ExpressionTable, Grid
 from .preferences import tables_enabled
-from .table import GridIndex, Table
+from .table import GridIndex, Table, _padded
 
 __all__ = ["StepTable", "LutExponentialEuler", "lut_exponential_euler", "optimise_update"]
 
@@ -24,37 +24,26 @@ class StepTable(Table):
     One of the two tables of an exact gating step ``x <- x*D(v) + K(v)`` for
     one time step ``dt`` (unitless, in seconds), on the grid of the rate table
     ``Q``: the decay ``D = exp(-dt*Q)``, or the input ``K = S*(1 - D)`` for a
-    steady state ``S`` (a number or a table). It follows ``Q`` and ``S`` when
-    they are rebuilt.
+    steady state ``S`` (a number or a table). For each group it is computed
+    from the values that ``Q`` and ``S`` take for that group.
     """
 
     def __init__(self, rate, dt, steady=None):
         self.rate, self.dt, self.steady = rate, dt, steady
-        self.sources = [table for table in (rate, steady) if isinstance(table, Table)]
-        self._seen = [table.values_.copy() for table in self.sources]
         kind = "decay" if steady is None else "input"
-        Table.__init__(self, self._compute(), rate.low, rate.step, name=f"{rate.name}_{kind}*")
+        Table.__init__(self, self.values_for(None)[:-1], rate.low, rate.step, name=f"{rate.name}_{kind}*")
 
-    def _compute(self):
-        decay = np.exp(-self.dt * self.rate.values_[:-1])
+    def values_for(self, owner):
+        decay = np.exp(-self.dt * self.rate.values_for(owner))
         if self.steady is None:
             return decay
         if not isinstance(self.steady, Table):
             return float(self.steady) * (1 - decay)
         if self.steady.grid_key == self.rate.grid_key:
-            steady = self.steady.values_[:-1]
-        else:  # grids chosen from a tolerance: sample the steady state exactly here
-            rate_grid = Grid(self.steady.grid_spec.name, self.rate.low, self.rate.grid[-1], self.rate.step)
-            steady = self.steady.sample(rate_grid)
-        return steady * (1 - decay)
-
-    def before_codegen(self):
-        for table in self.sources:
-            table.before_codegen()
-        seen = [table.values_ for table in self.sources]
-        if any(not np.array_equal(new, old) for new, old in zip(seen, self._seen)):
-            self._seen = [values.copy() for values in seen]
-            self.set_values(self._compute())
+            return self.steady.values_for(owner) * (1 - decay)
+        # grids chosen from a tolerance: sample the steady state exactly here
+        rate_grid = Grid(self.steady.grid_spec.name, self.rate.low, self.rate.grid[-1], self.rate.step)
+        return _padded(self.steady.sample(rate_grid, self.steady.constants_for(owner))) * (1 - decay)
 
 
 #: Step tables by (rate table, steady state, dt): built once per clock step and kept.

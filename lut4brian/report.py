@@ -77,7 +77,7 @@ def _info(table):
         high=Quantity(table.high_, dim=table.arg_dim),
         step=table.step,
         points=table.size,
-        memory_bytes=table.values_.nbytes + table._slopes.nbytes,
+        memory_bytes=table.memory_bytes,
         max_abs_error=Quantity(error.max(), dim=table.dim),
         max_rel_error=float(relative.max()) if relative.size else 0.0,
     )

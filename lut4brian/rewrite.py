@@ -189,6 +189,23 @@ def _resolver(namespace, frame):
     return resolve
 
 
+#: Every table made, by what defines it: the same expression on the same grid,
+#: tabulated again (in a sweep, say), is the same table with the same name,
+#: so nothing grows with the number of calls and compiled code is reused.
+_tables = {}
+
+
+def _expression_table(hint, code, grid, constants, functions):
+    key = (hint, code, grid.name, float(grid.low), float(grid.step), grid.size, repr(grid.dim),
+           tuple(sorted((name, repr(value.dim)) for name, value in constants.items())))
+    table = _tables.get(key)
+    if table is None:
+        table = _tables[key] = ExpressionTable(code, grid, constants, functions, name=f"lut_{hint}*")
+    else:
+        table.retabulate(constants)
+    return table
+
+
 def _is_constant(value):
     if isinstance(value, (Function, bool, str)) or value is None:
         return False
@@ -204,7 +221,6 @@ class _Rewriter:
         self.grid = grid
         self.tolerances = tolerances
         self.var = sympy.Symbol(grid.name, real=True)
-        self.resolve = resolve
         self.constants = {}
         self.tables = {}  # sympy expression -> ExpressionTable
         self.functions = {n: f for n, f in DEFAULT_FUNCTIONS.items() if n not in _IMPURE_FUNCTIONS}
@@ -261,10 +277,9 @@ class _Rewriter:
             grid = self.grid
             if self.tolerances is not None:
                 grid = coarsest_grid(code, grid, constants, self.functions, *self.tolerances)
-            table = ExpressionTable(code, grid, constants, self.resolve, self.functions, name=f"lut_{hint}*")
-            if self.tolerances is not None:
-                logger.info(f"Table '{table.name}': step {grid.step} ({grid.size} points) for "
+                logger.info(f"Table for '{hint}': step {grid.step} ({grid.size} points) for "
                             f"rtol={self.tolerances[0]}, atol={self.tolerances[1]}.", name_suffix="step")
+            table = _expression_table(hint, code, grid, constants, self.functions)
             self.tables[expr] = table
         return sympy.Function(table.name)(self.var)
 

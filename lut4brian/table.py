@@ -3,16 +3,18 @@
 variable sampled on a uniform grid.
 """
 
+import hashlib
 import weakref
 
 import numpy as np
 from brian2.core.functions import Function
+from brian2.devices.device import RuntimeDevice, get_device
 from brian2.core.names import Nameable
 from brian2.units.fundamentalunits import Quantity, fail_for_dimension_mismatch, get_dimensions, get_unit
 from brian2.utils.caching import CacheKey
 from brian2.utils.logger import get_logger
 
-from ._brian_internals import report_range_in_standalone
+from ._brian_internals import report_range_in_standalone, standalone_samples
 
 __all__ = ["Table", "GridIndex", "TableAt"]
 
@@ -77,40 +79,42 @@ _CYTHON_INTERPOLATE = """
 """
 
 
-def _cpp_code(table):
+# Each generator gets the function and the name of the namespace array that
+# holds its samples (see `_OnGrid._add_implementations`).
+def _cpp_code(table, pairs):
     return _fill("static inline double %NAME%(const double x)\n{" + _CPP_INDEX
                  + "    const int i = (int)f;\n    const double w = f - i;" + _CPP_INTERPOLATE + "}\n",
-                 table, **{"%ON_NAN%": "x", "%PAIRS%": f"{table.name}_pairs"})
+                 table, **{"%ON_NAN%": "x", "%PAIRS%": pairs})
 
 
-def _cython_code(table):
+def _cython_code(table, pairs):
     return _fill("cdef inline double %NAME%(const double x) noexcept nogil:\n"
-                 "    global _namespace%NAME%_pairs, _namespace%NAME%_range" + _CYTHON_INDEX
+                 "    global _namespace%PAIRS%, _namespace%NAME%_range" + _CYTHON_INDEX
                  + "    cdef int i = <int>f\n    cdef double w = f - i" + _CYTHON_INTERPOLATE,
-                 table, **{"%ON_NAN%": "x", "%PAIRS%": f"{table.name}_pairs"})
+                 table, **{"%ON_NAN%": "x", "%PAIRS%": pairs})
 
 
-def _cpp_index_code(index):
+def _cpp_index_code(index, pairs=None):
     # A NaN argument gives index 0, a safe address; the NaN stays in the argument.
     return _fill("static inline double %NAME%(const double x)\n{" + _CPP_INDEX + "    return f;\n}\n",
                  index, **{"%ON_NAN%": "0.0"})
 
 
-def _cython_index_code(index):
+def _cython_index_code(index, pairs=None):
     return _fill("cdef inline double %NAME%(const double x) noexcept nogil:\n"
                  "    global _namespace%NAME%_range" + _CYTHON_INDEX + "    return f\n",
                  index, **{"%ON_NAN%": "0.0"})
 
 
-def _cpp_at_code(at):
+def _cpp_at_code(at, pairs):
     return ("static inline double %NAME%(const int i, const double w)\n{" + _CPP_INTERPOLATE + "}\n").replace(
-        "%NAME%", at.name).replace("%PAIRS%", f"{at.name}_pairs")
+        "%NAME%", at.name).replace("%PAIRS%", pairs)
 
 
-def _cython_at_code(at):
+def _cython_at_code(at, pairs):
     return ("cdef inline double %NAME%(const int i, const double w) noexcept nogil:\n"
             "    global _namespace%PAIRS%" + _CYTHON_INTERPOLATE).replace(
-        "%NAME%", at.name).replace("%PAIRS%", f"{at.name}_pairs")
+        "%NAME%", at.name).replace("%PAIRS%", pairs)
 
 
 def _numpy_clamped_index(function, extremes):
@@ -147,8 +151,18 @@ def _numpy_index(function, extremes):
     return lambda x: clamped(x)[0]
 
 
-def _numpy_at(table):
-    values, slopes = table.values_, table._slopes
+def _slopes(values):
+    return np.diff(values, append=values[-1])
+
+
+def _pairs(values):
+    """(value, slope) at every grid point and the repeated end point, flattened."""
+    return np.column_stack([values, _slopes(values)]).ravel()
+
+
+def _numpy_at(values):
+    """A vectorised ``at(i, w)`` on ``values`` (with the repeated end point)."""
+    slopes = _slopes(values)
 
     def at(i, w):
         y = slopes.take(i)
@@ -159,8 +173,8 @@ def _numpy_at(table):
     return at
 
 
-def _numpy_function(table, extremes):
-    index, at = _numpy_clamped_index(table, extremes), _numpy_at(table)
+def _numpy_function(table, values, extremes):
+    index, at = _numpy_clamped_index(table, extremes), _numpy_at(values)
 
     def lookup(x):
         f, nans = index(x)
@@ -171,13 +185,63 @@ def _numpy_function(table, extremes):
     return lookup
 
 
-class _OnGrid(Function, Nameable, CacheKey):
+class _Sampled(Function):
+    """
+    A Brian2 `Function` whose compiled code reads samples from its namespace.
+
+    The samples may depend on the group that runs the code (`Table.values_for`).
+    Runtime targets get them per code object. A standalone device collects
+    the namespaces of all runs only at the build, so there each set of samples
+    gets an array name of its own, derived from its content, and every set
+    generated for a group is handed over at the build.
+    """
+
+    def _add_implementations(self, generators, numpy_impl, samples=None):
+        """
+        ``numpy_impl(owner)`` gives the numpy implementation, ``samples(owner)``
+        the values (with the repeated end point) that the compiled code reads.
+        """
+        self.implementations.add_dynamic_implementation("numpy", numpy_impl)
+        for target, generate in generators.items():
+            self.implementations.add_dynamic_implementation(
+                target,
+                code=lambda owner, generate=generate: self._code(generate, owner, samples),
+                namespace=lambda owner: self._namespace(owner, samples),
+                name=self.name,
+            )
+
+    def _code(self, generate, owner, samples):
+        if samples is None:
+            return generate(self, None)
+        name = f"{self.name}_pairs"
+        if not isinstance(get_device(), RuntimeDevice):
+            pairs = _pairs(samples(owner))
+            name += "_" + hashlib.sha1(pairs.tobytes()).hexdigest()[:12]
+            standalone_samples(owner)[name] = pairs
+        return generate(self, name)
+
+    def _namespace(self, owner, samples):
+        namespace = self._fixed_namespace()
+        if samples is None:
+            return namespace
+        if isinstance(get_device(), RuntimeDevice):
+            namespace[f"{self.name}_pairs"] = _pairs(samples(owner))
+        else:  # asked again at the build: every set generated for this owner
+            prefix = f"{self.name}_pairs_"
+            namespace.update({k: v for k, v in standalone_samples(owner).items() if k.startswith(prefix)})
+        return namespace
+
+    def _fixed_namespace(self):
+        return {}
+
+
+class _OnGrid(_Sampled, Nameable, CacheKey):
     """
     A function of one argument on the uniform grid ``low, low + step, ...``
     (``size`` points) that records how far its argument left the grid.
     """
 
-    _cache_irrelevant_attributes = {"_id", "values_", "_slopes", "extremes_", "pyfunc", "implementations"}
+    _cache_irrelevant_attributes = {"_id", "values_", "extremes_", "pyfunc", "implementations"}
 
     def _set_grid(self, low, step, size):
         fail_for_dimension_mismatch(low, step, "The grid start and step must have the same unit.")
@@ -213,22 +277,12 @@ class _OnGrid(Function, Nameable, CacheKey):
         """Equal for functions on the same grid."""
         return (repr(self.arg_dim), self.low_, self.step_, self.size)
 
-    def before_codegen(self):
-        """Called before code for this function is generated; subclasses refresh values here."""
+    def _code(self, generate, owner, samples):
+        report_range_in_standalone(self)
+        return _Sampled._code(self, generate, owner, samples)
 
-    def _add_implementations(self, generators, numpy_factory, namespace):
-        def numpy_impl(owner):
-            self.before_codegen()
-            return numpy_factory()
-
-        self.implementations.add_dynamic_implementation("numpy", numpy_impl)
-        for target, generate in generators.items():
-            self.implementations.add_dynamic_implementation(
-                target,
-                code=lambda owner, generate=generate: _announce(self, generate(self)),
-                namespace=namespace,
-                name=self.name,
-            )
+    def _fixed_namespace(self):
+        return {f"{self.name}_range": self.extremes_}
 
     def left_grid(self):
         """
@@ -292,22 +346,16 @@ class Table(_OnGrid):
     1.00772182 ms
     """
 
-    #: Code generators per Brian2 target, ``table -> code``. Another device can
-    #: add its own (e.g. ``'cuda'``) before tables are created.
+    #: Code generators per Brian2 target, ``(table, samples_name) -> code``,
+    #: where ``samples_name`` is the namespace array of (value, slope) pairs.
+    #: Another device can add its own (e.g. ``'cuda'``) before tables are created.
     implementations = {"cpp": _cpp_code, "cython": _cython_code}
 
     def __init__(self, values, low, step, name=None):
         Nameable.__init__(self, "lut*" if name is None else name)
-        values_ = np.asarray(values, dtype=np.float64)
-        if values_.ndim != 1 or len(values_) < 2:
-            raise ValueError("A table needs a one-dimensional array of at least two values.")
-        if not np.all(np.isfinite(values_)):
-            raise ValueError(f"The values of table '{self.name}' are not all finite.")
-        self._set_grid(low, step, len(values_))
+        self._set_grid(low, step, self._checked(values).size)
         self.dim = get_dimensions(values)
-        # One repeated end point (see the code generators) and the slopes for numpy.
-        self.values_ = np.append(values_, values_[-1])
-        self._slopes = np.diff(self.values_, append=self.values_[-1])
+        self.values_ = _padded(self._checked(values))
         self._at = None
         Function.__init__(
             self,
@@ -316,23 +364,39 @@ class Table(_OnGrid):
             arg_names=["x"],
             return_unit=get_unit(self.dim),
         )
-        self._add_implementations(Table.implementations, lambda: _numpy_function(self, self.extremes_),
-                                  self._namespace)
+        self._add_implementations(
+            Table.implementations,
+            lambda owner: _numpy_function(self, self.values_for(owner), self.extremes_),
+            self.values_for,
+        )
+
+    def _checked(self, values):
+        values_ = np.asarray(values, dtype=np.float64)
+        if values_.ndim != 1 or len(values_) < 2:
+            raise ValueError("A table needs a one-dimensional array of at least two values.")
+        if not np.all(np.isfinite(values_)):
+            raise ValueError(f"The values of table '{self.name}' are not all finite.")
+        return values_
 
     @property
     def values(self):
         """The tabulated values, with the result's unit."""
         return Quantity(self.values_[:-1], dim=self.dim)
 
+    def values_for(self, owner):
+        """
+        The values (unitless, SI, the last one repeated) that the code run by
+        ``owner`` reads; for a plain table, its own values.
+        """
+        return self.values_
+
     def set_values(self, values):
         """Replace the tabulated values in place (same grid, same unit)."""
         fail_for_dimension_mismatch(values, self.values, f"New values for table '{self.name}'")
-        values_ = np.asarray(values, dtype=np.float64)
+        values_ = self._checked(values)
         if values_.shape != (self.size,):
             raise ValueError(f"Table '{self.name}' needs {self.size} values, got shape {values_.shape}.")
-        self.values_[:-1] = values_
-        self.values_[-1] = values_[-1]
-        self._slopes[:] = np.diff(self.values_, append=self.values_[-1])
+        self.values_[:] = _padded(values_)
 
     @property
     def at(self):
@@ -348,17 +412,18 @@ class Table(_OnGrid):
     def _call_with_units(self, x):
         fail_for_dimension_mismatch(x, Quantity(1, dim=self.arg_dim), f"The argument of table '{self.name}'")
         # Direct calls are not part of a run: their excursions are not reported.
-        lookup = _numpy_function(self, extremes=np.array([-np.inf, np.inf]))
+        lookup = _numpy_function(self, self.values_, extremes=np.array([-np.inf, np.inf]))
         return Quantity(lookup(np.asarray(x, dtype=float)), dim=self.dim)
 
-    def _namespace(self, owner):
-        self.before_codegen()
-        return {f"{self.name}_pairs": self.pairs_, f"{self.name}_range": self.extremes_}
-
     @property
-    def pairs_(self):
-        """(value, slope) at every grid point and the repeated end point, flattened."""
-        return np.column_stack([self.values_, self._slopes]).ravel()
+    def memory_bytes(self):
+        """The memory that the samples of one group take in compiled code."""
+        return 2 * self.values_.nbytes
+
+
+def _padded(values):
+    # One repeated end point: see the code generators.
+    return np.append(values, values[-1])
 
 
 class GridIndex(_OnGrid):
@@ -379,8 +444,7 @@ class GridIndex(_OnGrid):
         self.tables = set()
         Function.__init__(self, pyfunc=self._call_with_units, arg_units=[get_unit(self.arg_dim)],
                           arg_names=["x"], return_unit=1)
-        self._add_implementations(GridIndex.implementations, lambda: _numpy_index(self, self.extremes_),
-                                  lambda owner: {f"{self.name}_range": self.extremes_})
+        self._add_implementations(GridIndex.implementations, lambda owner: _numpy_index(self, self.extremes_))
 
     def _call_with_units(self, x):
         fail_for_dimension_mismatch(x, Quantity(1, dim=self.arg_dim), f"The argument of '{self.name}'")
@@ -391,7 +455,7 @@ class GridIndex(_OnGrid):
         return f"tables {', '.join(repr(name) for name in sorted(self.tables))}"
 
 
-class TableAt(Function):
+class TableAt(_Sampled):
     """``table.at(i, w)``: a `Table` at grid index ``i`` with weight ``w`` (see `Table.at`)."""
 
     implementations = {"cpp": _cpp_at_code, "cython": _cython_at_code}
@@ -399,22 +463,11 @@ class TableAt(Function):
     def __init__(self, table):
         self.table = table
         self.name = f"{table.name}_at"
-        Function.__init__(self, pyfunc=lambda i, w: _numpy_at(table)(np.asarray(i, dtype=np.intp), w),
+        Function.__init__(self, pyfunc=lambda i, w: _numpy_at(table.values_)(np.asarray(i, dtype=np.intp), w),
                           arg_units=[1, 1], arg_names=["i", "w"], arg_types=["integer", "float"],
                           return_unit=get_unit(table.dim))
-
-        def numpy_impl(owner):
-            table.before_codegen()
-            return _numpy_at(table)
-
-        def namespace(owner):
-            table.before_codegen()
-            return {f"{self.name}_pairs": table.pairs_}
-
-        self.implementations.add_dynamic_implementation("numpy", numpy_impl)
-        for target, generate in TableAt.implementations.items():
-            self.implementations.add_dynamic_implementation(
-                target, code=lambda owner, generate=generate: generate(self), namespace=namespace, name=self.name)
+        self._add_implementations(TableAt.implementations, lambda owner: _numpy_at(table.values_for(owner)),
+                                  table.values_for)
 
 
 def _range_message(function, lowest, highest):
@@ -431,7 +484,3 @@ def _range_message(function, lowest, highest):
 #: Every table and grid index alive, for the range report after each run.
 _live_tables = weakref.WeakSet()
 
-
-def _announce(table, code):
-    report_range_in_standalone(table)
-    return code
