@@ -3,41 +3,86 @@ Brian2's COBAHH network (examples/COBAHH.py) run with its exact equations and
 with lut4brian's tables, side by side in one process.
 
     python benchmarks/cobahh.py --target {numpy,cython,cpp_standalone,cuda_standalone} \\
-        --neurons 4000 --duration-ms 200 [--repeats 3]
+        [--method {exponential_euler,lut_exponential_euler}] --neurons 4000 --duration-ms 200 [--repeats 3]
 
-Prints one JSON line. Times are medians of the simulation alone (for
-cpp_standalone the network's run inside the binary, as Brian2 records it in
-``results/last_run_info.txt``); the two variants alternate ``--repeats``
-times so that their ratio holds on a noisy machine, and ``speedup`` is the
-median of the per-repeat ratios. Compilation is reported apart (``build_s``).
-For numpy, the exact equations are timed with Brian2's default preferences
-(``exact_default_s``) and with ``discard_units = True`` (``exact_s``);
-``speedup`` is against the faster of the two in each repeat,
-``speedup_vs_default`` against the default.
+Three variants, built with the same seed: ``exact`` (the exact equations,
+Brian2's ``exponential_euler``), ``lut`` (the tables of a 0.1 mV grid,
+integrated with ``--method``) and the control ``cse`` (the exact equations,
+integrated by ``exponential_euler_cse``: Brian2's ``exponential_euler`` with
+the same removal of repeated subexpressions that ``lut_exponential_euler``
+does, ``lut4brian.integrate.optimise_update(code, fuse_lookups=False)``), so
+that ``speedup_over_control`` tells how much of the speed-up the tables give
+(``--no-control`` leaves it out).
+
+Prints one JSON line and appends it, with the machine, the versions and the
+date, to ``benchmarks/results/cobahh.jsonl`` (``--results``). Times are
+medians of the simulation alone (for the standalone targets the network's
+run inside the binary, as Brian2 records it in
+``results/last_run_info.txt``; the run at build time is the first repeat);
+the variants alternate ``--repeats`` times so that their ratios hold on a
+noisy machine, and every speed-up is the median of the per-repeat ratios.
+Code generation and compilation are reported apart (``build_s``, all
+variants together). For numpy, the exact equations are timed with Brian2's
+default preferences (``exact_default_s``) and with ``discard_units = True``
+(``exact_s``); ``speedup`` is against the faster of the two in each repeat,
+``speedup_vs_default`` against the default. ``max_dv_first_5ms_mV`` compares
+the recorded voltages of ``lut`` with ``exact`` (``control_max_dv_first_5ms_mV``
+those of ``cse``).
 """
 
 import argparse
-import json
 import os
 import shutil
 import subprocess
 import tempfile
 import time
 
+import sys
+
 import numpy as np
 from brian2 import SpikeMonitor, defaultclock, device, mV, ms, prefs, set_device
 from brian2.core.functions import DEFAULT_FUNCTIONS
+from brian2.stateupdaters.base import StateUpdateMethod
+from brian2.stateupdaters.exponential_euler import exponential_euler
 
-from lut4brian import models, tabulate
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import record  # noqa: E402
+
+from lut4brian import models, tabulate  # noqa: E402
+from lut4brian.integrate import optimise_update  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def variants(step_mV, method):
-    """The exact model with Brian2's exponential_euler; the tabulated one with ``method``."""
+class ExponentialEulerCSE(StateUpdateMethod):
+    """
+    The control integrator: Brian2's ``exponential_euler``, then every repeated
+    subexpression computed once, as ``lut_exponential_euler`` does for the
+    tabulated equations (``optimise_update`` without its table-index fusion).
+    """
+
+    def can_integrate(self, equations, variables, method_options=None):
+        return exponential_euler.can_integrate(equations, variables, method_options)
+
+    def __call__(self, equations, variables=None, method_options=None):
+        return optimise_update(exponential_euler(equations, variables, method_options), fuse_lookups=False)
+
+
+if "exponential_euler_cse" not in StateUpdateMethod.stateupdaters:
+    StateUpdateMethod.register("exponential_euler_cse", ExponentialEulerCSE())
+
+
+def variants(step_mV, method, control=True):
+    """
+    The exact model with Brian2's exponential_euler, the tabulated one with
+    ``method`` and (``control``) the exact one with ``exponential_euler_cse``.
+    """
     equations, namespace = models.cobahh()
     lut = tabulate(equations, v=(-100 * mV, 100 * mV, step_mV * mV), namespace=namespace)
-    return {"exact": (equations, namespace, "exponential_euler"), "lut": (lut, namespace, method)}
+    result = {"exact": (equations, namespace, "exponential_euler"), "lut": (lut, namespace, method)}
+    if control:
+        result["cse"] = (equations, namespace, "exponential_euler_cse")
+    return result
 
 
 def max_dv_first_5ms(trace_exact, trace_lut):
@@ -54,8 +99,18 @@ def timed_runs(run, names, repeats):
     return {name: float(np.median(t)) for name, t in times.items()}, times
 
 
-def median_ratio(times, exact, lut="lut"):
-    return float(np.median(np.array(times[exact]) / np.array(times[lut])))
+def median_ratio(times, slower, faster="lut"):
+    return float(np.median(np.array(times[slower]) / np.array(times[faster])))
+
+
+def summary(medians, times, nets):
+    """The JSON fields common to every target."""
+    result = dict(exact_s=medians["exact"], lut_s=medians["lut"], speedup=median_ratio(times, "exact"))
+    if "cse" in times:
+        result.update(control_s=medians["cse"], control_speedup=median_ratio(times, "exact", "cse"),
+                      speedup_over_control=median_ratio(times, "cse", "lut"))
+    result.update(outcome(nets))
+    return result
 
 
 def numpy_discard_units(discard):
@@ -75,7 +130,7 @@ def bench_runtime(args, duration):
     prefs.codegen.runtime.cython.cache_dir = os.path.join(ROOT, "build", "cython_cache")
     nets = {}
     build_s = 0.0
-    for name, (equations, namespace, method) in variants(args.step_mv, args.method).items():
+    for name, (equations, namespace, method) in variants(args.step_mv, args.method, args.control).items():
         nets[name] = models.cobahh_network(equations, namespace, args.neurons, args.record, method=method)
         start = time.time()
         nets[name][0].run(defaultclock.dt)  # compiles (cython) outside the timed runs
@@ -91,30 +146,40 @@ def bench_runtime(args, duration):
         net.run(duration)
         return time.time() - start
 
-    names = ["exact", "lut"] + (["exact_default"] if args.target == "numpy" else [])
+    names = [name for name in nets] + (["exact_default"] if args.target == "numpy" else [])
     medians, times = timed_runs(run, names, args.repeats)
-    result = dict(exact_s=medians["exact"], lut_s=medians["lut"], speedup=median_ratio(times, "exact"),
-                  build_s=build_s)
+    result = summary(medians, times, nets)
+    result["build_s"] = build_s
     if args.target == "numpy":
         # exact_s is with discard_units = True; the speed-up counts against the faster exact run.
         faster = {"exact_fastest": list(np.minimum(times["exact"], times["exact_default"])), "lut": times["lut"]}
         result.update(exact_default_s=medians["exact_default"], speedup=median_ratio(faster, "exact_fastest"),
                       speedup_vs_default=median_ratio(times, "exact_default"))
-    result.update(outcome(nets))
     return result
 
 
 def outcome(nets):
     (_, sp_e, tr_e), (_, sp_l, tr_l) = nets["exact"], nets["lut"]
-    return dict(spikes_exact=int(sp_e.num_spikes), spikes_lut=int(sp_l.num_spikes),
-                max_dv_first_5ms_mV=max_dv_first_5ms(tr_e, tr_l))
+    result = dict(spikes_exact=int(sp_e.num_spikes), spikes_lut=int(sp_l.num_spikes),
+                  max_dv_first_5ms_mV=max_dv_first_5ms(tr_e, tr_l))
+    if "cse" in nets:
+        _, sp_c, tr_c = nets["cse"]
+        result.update(spikes_control=int(sp_c.num_spikes), control_max_dv_first_5ms_mV=max_dv_first_5ms(tr_e, tr_c))
+    return result
 
 
 def bench_standalone(args, duration):
     workdir = tempfile.mkdtemp(prefix="lut4brian_bench_")
-    nets, dirs, build_s = {}, {}, 0.0
+    nets, dirs, build_s, first = {}, {}, 0.0, {}
+
+    def run_time(name):
+        # The network's own run time, as Brian2 measures it: the simulation
+        # without loading the arrays and writing the results.
+        with open(os.path.join(dirs[name], "results", "last_run_info.txt")) as info:
+            return float(info.read().split()[0])
+
     try:
-        for name, (equations, namespace, method) in variants(args.step_mv, args.method).items():
+        for name, (equations, namespace, method) in variants(args.step_mv, args.method, args.control).items():
             dirs[name] = os.path.join(workdir, name)
             set_device(args.target, directory=dirs[name], build_on_run=False)
             defaultclock.dt = args.dt_ms * ms  # device.reinit() resets it
@@ -122,22 +187,22 @@ def bench_standalone(args, duration):
             nets[name][0].run(duration)
             start = time.time()
             device.build(directory=dirs[name], compile=True, run=True, with_output=False)
-            build_s += time.time() - start - device.timers["run_binary"]
+            binary = (getattr(device, "timers", None) or {}).get("run_binary")
+            build_s += time.time() - start - (binary or 0.0)  # without the binary's run, where Brian2 timed it
+            first[name] = run_time(name)  # the run at build time is the first repeat
             nets[name] = (None,) + tuple(_Fetched(mon) for mon in nets[name][1:])
             device.reinit()
             device.activate()
 
         def run(name):
+            if first.get(name) is not None:
+                return first.pop(name)
             subprocess.run(["./main"], cwd=dirs[name], check=True, stdout=subprocess.DEVNULL)
-            # The network's own run time, as Brian2 measures it: the simulation
-            # without loading the arrays and writing the results.
-            with open(os.path.join(dirs[name], "results", "last_run_info.txt")) as info:
-                return float(info.read().split()[0])
+            return run_time(name)
 
-        medians, times = timed_runs(run, ["exact", "lut"], args.repeats)
-        result = dict(exact_s=medians["exact"], lut_s=medians["lut"], speedup=median_ratio(times, "exact"),
-                      build_s=build_s)
-        result.update(outcome(nets))
+        medians, times = timed_runs(run, list(nets), args.repeats)
+        result = summary(medians, times, nets)
+        result["build_s"] = build_s
         return result
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
@@ -153,6 +218,35 @@ class _Fetched:
             self.t, self.v = monitor.t[:], monitor.v[:]
 
 
+def cuda_setup():
+    """
+    brian2cuda's device, and what its build needs beyond Brian2's defaults:
+    C++17 for nvcc and gcc (CUB refuses C++11) and, where the CUDA toolkit has
+    no cuRAND, the one of the ``nvidia-curand`` wheel (headers, a
+    ``libcurand.so`` link and an rpath for the binary). The GPU and its
+    compute capability are detected by brian2cuda.
+    """
+    import brian2cuda  # noqa: F401 (registers the device)
+
+    backend = prefs.devices.cuda_standalone.cuda_backend
+    backend.extra_compile_args_nvcc = [a for a in backend.extra_compile_args_nvcc if not a.startswith("-std")] + [
+        "-std=c++17"]
+    prefs.codegen.cpp.extra_compile_args_gcc = [
+        a for a in prefs.codegen.cpp.extra_compile_args_gcc if not a.startswith("-std")] + ["-std=c++17"]
+    try:
+        import nvidia
+    except ImportError:
+        return
+    roots = [os.path.join(base, sub) for base in nvidia.__path__ for sub in os.listdir(base)
+             if os.path.exists(os.path.join(base, sub, "include", "curand.h"))]
+    if not roots:
+        return
+    include, library = os.path.join(roots[0], "include"), os.path.join(roots[0], "lib")
+    links = tempfile.mkdtemp(prefix="lut4brian_curand_")
+    os.symlink(os.path.join(library, "libcurand.so.10"), os.path.join(links, "libcurand.so"))
+    backend.extra_compile_args_nvcc = list(backend.extra_compile_args_nvcc) + [f"-I{include}"]
+    prefs.codegen.cpp.extra_link_args = list(prefs.codegen.cpp.extra_link_args) + [
+        f"-L{links}", f"-Wl,-rpath,{library}"]
 
 
 def main():
@@ -167,16 +261,19 @@ def main():
     parser.add_argument("--method", choices=["exponential_euler", "lut_exponential_euler"],
                         default="exponential_euler", help="integrator of the tabulated model")
     parser.add_argument("--record", type=int, default=10, help="neurons whose v is compared")
+    parser.add_argument("--no-control", dest="control", action="store_false",
+                        help="leave out the control (exact equations, exponential_euler_cse)")
+    record.add_argument(parser, "cobahh")
     args = parser.parse_args()
     defaultclock.dt = args.dt_ms * ms
     duration = args.duration_ms * ms
     if args.target == "cuda_standalone":
-        import brian2cuda  # noqa: F401 (registers the device)
+        cuda_setup()
     bench = bench_standalone if args.target.endswith("_standalone") else bench_runtime
     result = dict(target=args.target, method=args.method, neurons=args.neurons, duration_ms=args.duration_ms,
                   dt_ms=args.dt_ms, step_mV=args.step_mv, repeats=args.repeats)
     result.update(bench(args, duration))
-    print(json.dumps(result))
+    record.emit(result, args.results)
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ to a measured response, with frbrian's PyTorch fitter.
 
     python benchmarks/fit_response.py --make-data FILE.npz [--grid 101] [--noise 0.05] [--seed 0]
     python benchmarks/fit_response.py --data FILE.npz --grid 101 --out RESULT.json [--restarts 1] [--progress]
-    python benchmarks/fit_response.py --time-gradient --grid 1501
+    python benchmarks/fit_response.py --time-gradient --grid 1501 [--device cuda]
 
 FILE.npz holds ``x`` (distances from the stimulus, in grid units where the
 grid spans [-1, 1]), ``y`` (the response Δr of the E cells there, Hz, to a
@@ -13,7 +13,8 @@ baseline rates, Hz). ``--make-data`` writes one from the known parameters of
 frmodels_response.py (W_pop, sigma, amplitude), computed with
 ``frbrian.steady_state`` (numpy), at 12 distances 0, 0.04, ..., 0.44,
 optionally with Gaussian noise of ``--noise`` times max|y|; the file also
-keeps the true parameters under ``W_pop``, ``sigma`` and ``amplitude``.
+keeps the true parameters under ``W_pop``, ``sigma`` and ``amplitude``, and
+``noise`` (a fit's line reports ``data_noise`` and ``data_amplitude``).
 
 The model: two cell types, power law f(u) = [u]+^2, tau = 1 s, Gaussian
 kernels on a non-periodic grid of ``--grid`` points on [-1, 1]; the baseline
@@ -28,11 +29,15 @@ Writes (and prints, one line) ``{"loss": normalised RMS of prediction - y,
 "params": {"W_pop", "sigma", "amplitude"}, "seconds", "iterations",
 "success", ...}``. ``--time-gradient`` instead times one steady-state
 response with its gradient with respect to all parameters (best of
-``--repeats``; the first, cold call is reported too).
+``--repeats``; the first, cold call is reported too). ``--device cuda`` runs
+the model on the GPU (float64). The lines of a fit and of ``--time-gradient``
+are appended, with the machine, the versions and the date, to
+``benchmarks/results/fit_response.jsonl`` (``--results``).
 """
 
 import argparse
 import json
+import os
 import sys
 import time
 
@@ -46,17 +51,21 @@ from frbrian.torch_model import RateModel
 from frbrian.transfer import power_law
 from frmodels_response import AMPLITUDE, R_STAR, SIGMA, W_POP, response
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import record  # noqa: E402
+
 DISTANCES = 0.04 * np.arange(12)
 START = dict(W_pop=[[1.0, -1.0], [1.0, -0.5]], sigma=[[0.2, 0.2], [0.2, 0.2]], amplitude=1.0)
 
 
-def model_of(points, W_pop, sigma, amplitude, r_star):
+def model_of(points, W_pop, sigma, amplitude, r_star, device=None):
     """The benchmark model as a RateModel: baseline r* held, point input to the middle E unit."""
     coupling = Coupling(Grid((points,)), W_pop, [[Gaussian(s) for s in row] for row in sigma])
     drive = np.zeros((2, points))
     drive[0, points // 2] = amplitude
     baseline = np.repeat(np.asarray(r_star, dtype=float)[:, None], points, axis=1) * Hz
-    return RateModel(coupling, 1 * second, power_law(), drive=drive, names=["E", "I"], baseline=baseline)
+    return RateModel(coupling, 1 * second, power_law(), drive=drive, names=["E", "I"], baseline=baseline,
+                     device=device)
 
 
 def sampler(x, points):
@@ -72,7 +81,8 @@ def sampler(x, points):
 
     def predict(model):
         change = (model.steady_state(initial=model.baseline) - model.baseline)[0]
-        return change[index] * (1 - weight) + change[index + 1] * weight
+        at, w = index.to(change.device), weight.to(change.device)
+        return change[at] * (1 - w) + change[at + 1] * w
 
     return predict
 
@@ -100,13 +110,15 @@ def make_data(path, points, noise, seed):
     grid = np.linspace(-1, 1, points)
     y = np.interp(DISTANCES, grid[points // 2:] - grid[points // 2], change[points // 2:])
     y = y + noise * np.abs(y).max() * np.random.default_rng(seed).normal(size=y.shape)
-    np.savez(path, x=DISTANCES, y=y, r_star=R_STAR, W_pop=W_POP, sigma=SIGMA, amplitude=AMPLITUDE)
+    np.savez(path, x=DISTANCES, y=y, r_star=R_STAR, W_pop=W_POP, sigma=SIGMA, amplitude=AMPLITUDE, noise=noise,
+             seed=seed)
     return dict(data=path, grid=points, points=len(y), noise=noise)
 
 
-def run_fit(path, points, restarts=1, time_limit=55.0, progress=False, regularization=0.0, tolerance=1e-10):
+def run_fit(path, points, restarts=1, time_limit=55.0, progress=False, regularization=0.0, tolerance=1e-10,
+            device=None):
     x, y, r_star = load(path)  # every check before any work
-    model = model_of(points, START["W_pop"], START["sigma"], START["amplitude"], r_star)
+    model = model_of(points, START["W_pop"], START["sigma"], START["amplitude"], r_star, device)
     predict = sampler(x, points)
     amplitude = np.zeros((2, points), dtype=bool)
     amplitude[0, points // 2] = True
@@ -115,26 +127,38 @@ def run_fit(path, points, restarts=1, time_limit=55.0, progress=False, regulariz
                  regularization=regularization, restarts=restarts, time_limit=time_limit, progress=progress,
                  tolerance=tolerance)
     with torch.no_grad():  # the data misfit alone, without the regulariser
-        misfit = float(normalised_rms(predict(result.model), torch.as_tensor(y)))
+        prediction = predict(result.model)
+        misfit = float(normalised_rms(prediction, torch.as_tensor(y, device=prediction.device)))
     params = dict(W_pop=np.asarray(result.params["weights"] / (1 / Hz)).tolist(),
                   sigma=result.params["kernel.sigma"].tolist(),
                   amplitude=float(result.params["drive"][0, points // 2]))
-    return dict(loss=misfit, params=params, seconds=result.seconds, iterations=result.iterations,
-                success=result.success, message=result.message, grid=points, points=len(y),
-                failures=result.failures)
+    with np.load(path) as data:  # what --make-data knew, if it made the file
+        truth = {f"data_{key}": data[key].tolist() for key in ("noise", "amplitude") if key in data.files}
+    return dict(action="fit", data=os.path.basename(path), **truth, loss=misfit, params=params, seconds=result.seconds,
+                iterations=result.iterations, success=result.success, message=result.message, grid=points,
+                points=len(y), failures=result.failures, restarts=restarts, regularization=regularization,
+                device=str(model.weights.device))
 
 
-def time_gradient(points, repeats):
-    model = model_of(points, W_POP, SIGMA, AMPLITUDE, R_STAR)
+def synchronise(device):
+    if torch.device(device or "cpu").type == "cuda":
+        torch.cuda.synchronize()
+
+
+def time_gradient(points, repeats, device=None):
+    model = model_of(points, W_POP, SIGMA, AMPLITUDE, R_STAR, device)
     times = []
     for _ in range(repeats):
+        synchronise(device)
         start = time.perf_counter()
         change = model.steady_state(initial=model.baseline) - model.baseline
         model.zero_grad()
         (change[0] ** 2).sum().backward()
+        synchronise(device)
         times.append(time.perf_counter() - start)
-    return dict(grid=points, neurons=2 * points, steady_state_and_gradient_s=min(times), first_call_s=times[0],
-                centre=float(change[0, points // 2].detach()))
+    return dict(action="time_gradient", grid=points, neurons=2 * points, repeats=repeats,
+                steady_state_and_gradient_s=min(times), first_call_s=times[0],
+                centre=float(change[0, points // 2].detach()), device=str(model.weights.device))
 
 
 def main():
@@ -155,22 +179,27 @@ def main():
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--threads", type=int, default=1, help="torch threads (1: steadier timings)")
+    parser.add_argument("--device", default="cpu", help="torch device of the model: cpu or cuda")
+    record.add_argument(parser, "fit_response")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     try:
         if args.make_data:
             line = make_data(args.make_data, args.grid, args.noise, args.seed)
         elif args.time_gradient:
-            line = time_gradient(args.grid, args.repeats)
+            line = time_gradient(args.grid, args.repeats, args.device)
         else:
             line = run_fit(args.data, args.grid, args.restarts, args.time_limit, args.progress, args.regularization,
-                           args.tolerance)
-    except (ValueError, OSError) as error:
+                           args.tolerance, args.device)
+    except (ValueError, OSError, RuntimeError) as error:
         sys.exit(f"error: {error}")
     if args.out:
         with open(args.out, "w") as handle:
             json.dump(line, handle, indent=1)
-    print(json.dumps(line))
+    if args.make_data:  # data, not a measurement
+        print(json.dumps(line))
+    else:
+        line = record.emit(dict(line, threads=args.threads), args.results)
 
 
 if __name__ == "__main__":

@@ -8,19 +8,25 @@ Gaussian coupling ``W_pop[i,j] exp(-(x-y)^2/(2 sigma_ij^2))/sqrt(2 pi
 sigma_ij^2) dx``, f(u) = [u]+^2, tau = 1; the uniform steady state r* held by
 h* = sqrt(r*) - W r*; a point input to E at index N//2. The response
 ``dr = r - r*`` is the new steady state (fr-models integrates 500 tau to reach
-it). Prints one JSON line and saves ``dr`` (shape (2, N)) under ``dr``. The
-time is the best of ``--repeats``, model set-up included.
+it). Prints one JSON line, appends it with the machine, the versions and the
+date to ``benchmarks/results/frmodels_response.jsonl`` (``--results``) and
+saves ``dr`` (shape (2, N)) under ``dr`` (``--out``). The time is the best of
+``--repeats``, model set-up included.
 """
 
 import argparse
-import json
+import os
+import sys
 import time
 
 import numpy as np
 
-from frbrian.analysis import steady_state
-from frbrian.kernels import Coupling, Gaussian, Grid
-from frbrian.transfer import power_law
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import record  # noqa: E402
+
+from frbrian.analysis import steady_state  # noqa: E402
+from frbrian.kernels import Coupling, Gaussian, Grid  # noqa: E402
+from frbrian.transfer import power_law  # noqa: E402
 
 W_POP = [[1.09546555, -0.89098157], [0.90011321, -0.28263247]]
 SIGMA = [[0.2173913, 0.17391304], [0.17391304, 0.22608696]]
@@ -49,6 +55,7 @@ def main():
     parser.add_argument("--grid", type=int, default=1501)
     parser.add_argument("--out", default=None)
     parser.add_argument("--repeats", type=int, default=3)
+    record.add_argument(parser, "frmodels_response")
     args = parser.parse_args()
     times = []
     for _ in range(args.repeats):
@@ -58,8 +65,8 @@ def main():
     if args.out:
         np.savez(args.out, dr=dr)
     centre = dr[:, args.grid // 2]
-    print(json.dumps({"grid": args.grid, "neurons": 2 * args.grid, "seconds": min(times),
-                      "centre": [float(centre[0]), float(centre[1])]}))
+    record.emit({"grid": args.grid, "neurons": 2 * args.grid, "repeats": args.repeats, "seconds": min(times),
+                 "centre": [float(centre[0]), float(centre[1])]}, args.results)
 
 
 if __name__ == "__main__":

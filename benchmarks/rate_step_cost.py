@@ -13,11 +13,12 @@ dt = 0.1 ms, alternating ``--repeats`` times; prints one JSON line with the
 median time per step of each (code generation and compilation excluded; for
 cpp_standalone the network's run inside the binary, from Brian2's
 ``results/last_run_info.txt``) and ``ratio`` = rate / HH, median of the
-per-repeat ratios. On numpy both run with ``discard_units = True``.
+per-repeat ratios. On numpy both run with ``discard_units = True``. The
+line is also appended, with the machine, the versions and the date, to
+``benchmarks/results/rate_step_cost.jsonl`` (``--results``).
 """
 
 import argparse
-import json
 import os
 import shutil
 import subprocess
@@ -30,6 +31,7 @@ from brian2 import Hz, Network, NeuronGroup, defaultclock, device, ms, prefs, se
 from brian2.devices.device import reinit_devices, reset_device
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import record  # noqa: E402
 from cobahh import numpy_discard_units  # noqa: E402
 from frmodels_response import benchmark_model  # noqa: E402
 
@@ -98,6 +100,7 @@ def main():
     parser.add_argument("--grid", type=int, default=1501)
     parser.add_argument("--steps", type=int, default=2000)
     parser.add_argument("--repeats", type=int, default=5)
+    record.add_argument(parser, "rate_step_cost")
     args = parser.parse_args()
     defaultclock.dt = DT
     names = ["rate", "hh"]
@@ -116,9 +119,9 @@ def main():
         shutil.rmtree(workdir, ignore_errors=True)
     per_step = {name: float(np.median(t)) / args.steps * 1e6 for name, t in times.items()}
     ratio = float(np.median(np.array(times["rate"]) / np.array(times["hh"])))
-    print(json.dumps({"target": args.target, "grid": args.grid, "rate_units": 2 * args.grid,
-                      "hh_neurons": 2 * args.grid, "steps": args.steps, "rate_us_per_step": per_step["rate"],
-                      "hh_us_per_step": per_step["hh"], "ratio": ratio}))
+    record.emit({"target": args.target, "grid": args.grid, "rate_units": 2 * args.grid, "hh_neurons": 2 * args.grid,
+                 "steps": args.steps, "repeats": args.repeats, "rate_us_per_step": per_step["rate"],
+                 "hh_us_per_step": per_step["hh"], "ratio": ratio}, args.results)
 
 
 if __name__ == "__main__":

@@ -19,12 +19,14 @@ compilation included), with that repeat's build and run times (for
 cpp_standalone ``run_s`` is the binary's wall time, loading included), the plain
 numpy loop's best time (``numpy_loop_s``) and ``max_rel_diff``, the largest
 difference of r(T) from the numpy loop relative to max |r| (checked ≤ 1e-10).
+The line is also appended, with the machine, the versions and the date, to
+``benchmarks/results/wilson_cowan.jsonl`` (``--results``).
 """
 
 import argparse
-import json
 import os
 import shutil
+import sys
 import tempfile
 import time
 
@@ -32,7 +34,10 @@ import numpy as np
 from brian2 import Hz, Network, defaultclock, device, prefs, second, set_device
 from brian2.devices.device import reinit_devices, reset_device
 
-from frbrian import DenseCoupling, RateNetwork, Transfer
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import record  # noqa: E402
+
+from frbrian import DenseCoupling, RateNetwork, Transfer  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DT, T, TAU, K, SLOPE, THETA = 1e-3, 5.0, 10.0, 1.0, 1.0, 2.0
@@ -93,6 +98,7 @@ def main():
     parser.add_argument("--target", choices=["numpy", "cython", "cpp_standalone"], default="numpy")
     parser.add_argument("--n", type=int, default=2000)
     parser.add_argument("--repeats", type=int, default=3)
+    record.add_argument(parser, "wilson_cowan")
     args = parser.parse_args()
     weights, r0 = model(args.n)
     loop_times, runs = [], []
@@ -103,9 +109,9 @@ def main():
         runs.append(bench(args.target, weights, r0))
     build_s, run_s, total_s, rates = min(runs, key=lambda run: run[2])
     difference = float(np.max(np.abs(rates - reference)) / np.max(np.abs(reference)))
-    print(json.dumps({"target": args.target, "n": args.n, "build_s": build_s, "run_s": run_s, "total_s": total_s,
-                      "numpy_loop_s": min(loop_times), "ratio_to_numpy_loop": total_s / min(loop_times),
-                      "max_rel_diff": difference}))
+    record.emit({"target": args.target, "n": args.n, "repeats": args.repeats, "build_s": build_s, "run_s": run_s,
+                 "total_s": total_s, "numpy_loop_s": min(loop_times), "ratio_to_numpy_loop": total_s / min(loop_times),
+                 "max_rel_diff": difference}, args.results)
     if not difference <= 1e-10:
         raise SystemExit(f"r(T) differs from the numpy loop by {difference:.3g} (relative), more than 1e-10")
 

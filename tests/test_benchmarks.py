@@ -1,4 +1,8 @@
-"""The benchmark scripts run and print their JSON line (tiny sizes: this checks them, it times nothing)."""
+"""
+The benchmark scripts run, print their JSON line and append it, with the
+machine, the versions and the date, to their results file (tiny sizes, into a
+temporary file: this checks them, it times nothing).
+"""
 
 import json
 import os
@@ -9,35 +13,75 @@ import pytest
 from conftest import ROOT
 
 
-def run_benchmark(script, *arguments):
+def run_benchmark(tmp_path, script, *arguments):
+    """Runs ``benchmarks/<script>``; returns its last JSON line, checked against the line it recorded."""
     environment = dict(os.environ, PYTHONPATH=ROOT)
-    result = subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks", script), *arguments],
+    results = tmp_path / "results.jsonl"
+    result = subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks", script), *arguments,
+                             "--results", str(results)],
                             capture_output=True, text=True, cwd=ROOT, env=environment, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    line = json.loads(result.stdout.strip().splitlines()[-1])
+    recorded = [json.loads(text) for text in results.read_text().splitlines()]
+    assert recorded[-1] == line
+    assert line["machine"]["cores"] >= 1 and line["machine"]["cpu"]
+    assert line["versions"]["python"] and line["versions"]["numpy"] and line["date"]
+    assert line["command"].startswith(f"benchmarks/{script}") and "--results" not in line["command"]
+    return line
 
 
 @pytest.mark.parametrize("target", ["numpy", "cpp_standalone"])
-def test_wilson_cowan(target):
-    line = run_benchmark("wilson_cowan.py", "--target", target, "--n", "40", "--repeats", "1")
+def test_wilson_cowan(tmp_path, target):
+    line = run_benchmark(tmp_path, "wilson_cowan.py", "--target", target, "--n", "40", "--repeats", "1")
     assert line["target"] == target and line["n"] == 40
     assert line["max_rel_diff"] <= 1e-10
     assert line["total_s"] >= line["run_s"] > 0
 
 
-def test_rate_step_cost():
-    line = run_benchmark("rate_step_cost.py", "--target", "numpy", "--grid", "51", "--steps", "20", "--repeats", "1")
-    assert line["rate_units"] == line["hh_neurons"] == 102
+@pytest.mark.parametrize("target", ["numpy", "cpp_standalone"])
+def test_rate_step_cost(tmp_path, target):
+    line = run_benchmark(tmp_path, "rate_step_cost.py", "--target", target, "--grid", "51", "--steps", "20",
+                         "--repeats", "2")
+    assert line["target"] == target and line["rate_units"] == line["hh_neurons"] == 102
     assert line["rate_us_per_step"] > 0 and line["hh_us_per_step"] > 0
 
 
 def test_frmodels_response(tmp_path):
     out = tmp_path / "dr.npz"
-    line = run_benchmark("frmodels_response.py", "--grid", "101", "--repeats", "1", "--out", str(out))
+    line = run_benchmark(tmp_path, "frmodels_response.py", "--grid", "101", "--repeats", "1", "--out", str(out))
     assert line["neurons"] == 202 and os.path.exists(out)
     assert line["centre"][0] > 1  # the E cell at the stimulus responds strongly
 
 
-def test_cobahh():
-    line = run_benchmark("cobahh.py", "--target", "numpy", "--neurons", "20", "--duration-ms", "2", "--repeats", "1")
+def test_cobahh_numpy(tmp_path):
+    """Exact, tables and the control (exact equations, exponential_euler_cse), alternating."""
+    line = run_benchmark(tmp_path, "cobahh.py", "--target", "numpy", "--neurons", "20", "--duration-ms", "2",
+                         "--repeats", "1")
     assert line["max_dv_first_5ms_mV"] < 0.05
+    # the control only reorders the arithmetic of the exact equations
+    assert line["control_max_dv_first_5ms_mV"] < 1e-9 and line["spikes_control"] == line["spikes_exact"]
+    assert line["exact_default_s"] > 0 and line["control_s"] > 0 and line["build_s"] > 0
+
+
+def test_cobahh_standalone_lut_exponential_euler(tmp_path):
+    """
+    cpp_standalone with the exp-free integrator; the binaries run once more
+    (2 repeats). The control is left out here (two builds, not three): it is
+    the same code path, checked on numpy above.
+    """
+    line = run_benchmark(tmp_path, "cobahh.py", "--target", "cpp_standalone", "--method", "lut_exponential_euler",
+                         "--neurons", "20", "--duration-ms", "2", "--repeats", "2", "--no-control")
+    assert line["target"] == "cpp_standalone" and line["method"] == "lut_exponential_euler"
+    assert line["max_dv_first_5ms_mV"] < 0.05 and line["spikes_exact"] > 0
+    assert line["exact_s"] > 0 and line["lut_s"] > 0 and line["build_s"] > 0 and "control_s" not in line
+
+
+def test_fit_response(tmp_path):
+    data = tmp_path / "data.npz"
+    script = os.path.join(ROOT, "benchmarks", "fit_response.py")
+    subprocess.run([sys.executable, script, "--make-data", str(data), "--grid", "21"], check=True, cwd=ROOT,
+                   env=dict(os.environ, PYTHONPATH=ROOT), capture_output=True, timeout=600)
+    pytest.importorskip("torch")
+    line = run_benchmark(tmp_path, "fit_response.py", "--time-gradient", "--grid", "21", "--repeats", "1")
+    assert line["action"] == "time_gradient" and line["device"] == "cpu" and line["centre"] > 0
+    assert line["versions"]["torch"]
