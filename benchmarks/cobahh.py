@@ -3,19 +3,21 @@ Brian2's COBAHH network (examples/COBAHH.py) run with its exact equations and
 with lut4brian's tables, side by side in one process.
 
     python benchmarks/cobahh.py --target {numpy,cython,cpp_standalone,cuda_standalone} \\
-        [--method {exponential_euler,lut_exponential_euler}] --neurons 4000 --duration-ms 200 [--repeats 3]
+        [--method exponential_euler lut_exponential_euler] --neurons 4000 --duration-ms 200 [--repeats 3]
 
-Three variants, built with the same seed: ``exact`` (the exact equations,
-Brian2's ``exponential_euler``), ``lut`` (the tables of a 0.1 mV grid,
-integrated with ``--method``) and the control ``cse`` (the exact equations,
-integrated by ``exponential_euler_cse``: Brian2's ``exponential_euler`` with
-the same removal of repeated subexpressions that ``lut_exponential_euler``
-does, ``lut4brian.integrate.optimise_update(code, fuse_lookups=False)``), so
-that ``speedup_over_control`` tells how much of the speed-up the tables give
+The variants, built with the same seed: ``exact`` (the exact equations,
+Brian2's ``exponential_euler``), the tables of a 0.1 mV grid integrated with
+each ``--method``, and the control (the exact equations integrated by
+``exponential_euler_cse``: Brian2's ``exponential_euler`` with the same
+removal of repeated subexpressions that ``lut_exponential_euler`` does,
+``lut4brian.integrate.optimise_update(code, fuse_lookups=False)``), so that
+``speedup_over_control`` tells how much of the speed-up the tables give
 (``--no-control`` leaves it out).
 
-Prints one JSON line and appends it, with the machine, the versions and the
-date, to ``benchmarks/results/cobahh.jsonl`` (``--results``). Times are
+Prints one JSON line per method and appends it, with the machine, the
+versions and the date, to ``benchmarks/results/cobahh.jsonl``
+(``--results``); with several methods the exact and control runs are shared
+(the same numbers in each line). Times are
 medians of the simulation alone (for the standalone targets the network's
 run inside the binary, as Brian2 records it in
 ``results/last_run_info.txt``; the run at build time is the first repeat);
@@ -26,18 +28,17 @@ variants together). For numpy, the exact equations are timed with Brian2's
 default preferences (``exact_default_s``) and with ``discard_units = True``
 (``exact_s``); ``speedup`` is against the faster of the two in each repeat,
 ``speedup_vs_default`` against the default. ``max_dv_first_5ms_mV`` compares
-the recorded voltages of ``lut`` with ``exact`` (``control_max_dv_first_5ms_mV``
-those of ``cse``).
+the recorded voltages of the tables with the exact ones
+(``control_max_dv_first_5ms_mV`` those of the control).
 """
 
 import argparse
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
-
-import sys
 
 import numpy as np
 from brian2 import SpikeMonitor, defaultclock, device, mV, ms, prefs, set_device
@@ -72,14 +73,15 @@ if "exponential_euler_cse" not in StateUpdateMethod.stateupdaters:
     StateUpdateMethod.register("exponential_euler_cse", ExponentialEulerCSE())
 
 
-def variants(step_mV, method, control=True):
+def variants(step_mV, methods, control=True):
     """
-    The exact model with Brian2's exponential_euler, the tabulated one with
-    ``method`` and (``control``) the exact one with ``exponential_euler_cse``.
+    ``{name: (equations, namespace, integrator)}``: ``exact``, ``lut:<method>``
+    for each of ``methods`` and, with ``control``, ``cse``.
     """
     equations, namespace = models.cobahh()
     lut = tabulate(equations, v=(-100 * mV, 100 * mV, step_mV * mV), namespace=namespace)
-    result = {"exact": (equations, namespace, "exponential_euler"), "lut": (lut, namespace, method)}
+    result = {"exact": (equations, namespace, "exponential_euler")}
+    result.update({f"lut:{method}": (lut, namespace, method) for method in methods})
     if control:
         result["cse"] = (equations, namespace, "exponential_euler_cse")
     return result
@@ -99,25 +101,39 @@ def timed_runs(run, names, repeats):
     return {name: float(np.median(t)) for name, t in times.items()}, times
 
 
-def median_ratio(times, slower, faster="lut"):
+def median_ratio(times, slower, faster):
     return float(np.median(np.array(times[slower]) / np.array(times[faster])))
 
 
-def summary(medians, times, nets):
-    """The JSON fields common to every target."""
-    result = dict(exact_s=medians["exact"], lut_s=medians["lut"], speedup=median_ratio(times, "exact"))
+def summary(method, medians, times, nets):
+    """The JSON fields of the tables integrated with ``method``."""
+    lut = f"lut:{method}"
+    result = dict(exact_s=medians["exact"], lut_s=medians[lut], speedup=median_ratio(times, "exact", lut))
+    if "exact_default" in times:
+        # exact_s is with discard_units = True; the speed-up counts against the faster exact run.
+        fastest = list(np.minimum(times["exact"], times["exact_default"]))
+        result.update(speedup=median_ratio(dict(times, fastest=fastest), "fastest", lut),
+                      exact_default_s=medians["exact_default"],
+                      speedup_vs_default=median_ratio(times, "exact_default", lut))
     if "cse" in times:
         result.update(control_s=medians["cse"], control_speedup=median_ratio(times, "exact", "cse"),
-                      speedup_over_control=median_ratio(times, "cse", "lut"))
-    result.update(outcome(nets))
+                      speedup_over_control=median_ratio(times, "cse", lut))
+    (_, spikes_exact, trace_exact), (_, spikes_lut, trace_lut) = nets["exact"], nets[lut]
+    result.update(spikes_exact=int(spikes_exact.num_spikes), spikes_lut=int(spikes_lut.num_spikes),
+                  max_dv_first_5ms_mV=max_dv_first_5ms(trace_exact, trace_lut))
+    if "cse" in nets:
+        _, spikes_control, trace_control = nets["cse"]
+        result.update(spikes_control=int(spikes_control.num_spikes),
+                      control_max_dv_first_5ms_mV=max_dv_first_5ms(trace_exact, trace_control))
     return result
 
 
 def numpy_discard_units(discard):
     """
-    Set ``prefs.codegen.runtime.numpy.discard_units`` as if it had been set
-    before Brian2 was imported: Brian2 wraps the numpy versions of exprel,
-    expm1 and log1p at import time, so they are wrapped again here.
+    Set ``prefs.codegen.runtime.numpy.discard_units`` and apply it at once to
+    exprel, expm1 and log1p: Brian2 gives these functions their numpy
+    implementation when a numpy code object first uses them, with the
+    preference of that moment, and keeps it for the rest of the process.
     """
     prefs.codegen.runtime.numpy.discard_units = discard
     for name in ("exprel", "expm1", "log1p"):
@@ -126,14 +142,17 @@ def numpy_discard_units(discard):
 
 
 def bench_runtime(args, duration):
+    """numpy or cython: ``(medians, times, nets, build_s)``."""
     prefs.codegen.target = args.target
     prefs.codegen.runtime.cython.cache_dir = os.path.join(ROOT, "build", "cython_cache")
+    if args.target == "numpy":
+        numpy_discard_units(True)
     nets = {}
     build_s = 0.0
     for name, (equations, namespace, method) in variants(args.step_mv, args.method, args.control).items():
         nets[name] = models.cobahh_network(equations, namespace, args.neurons, args.record, method=method)
         start = time.time()
-        nets[name][0].run(defaultclock.dt)  # compiles (cython) outside the timed runs
+        nets[name][0].run(defaultclock.dt)  # code generation and compilation, outside the timed runs
         build_s += time.time() - start
         nets[name][0].store()
 
@@ -146,29 +165,13 @@ def bench_runtime(args, duration):
         net.run(duration)
         return time.time() - start
 
-    names = [name for name in nets] + (["exact_default"] if args.target == "numpy" else [])
+    names = list(nets) + (["exact_default"] if args.target == "numpy" else [])
     medians, times = timed_runs(run, names, args.repeats)
-    result = summary(medians, times, nets)
-    result["build_s"] = build_s
-    if args.target == "numpy":
-        # exact_s is with discard_units = True; the speed-up counts against the faster exact run.
-        faster = {"exact_fastest": list(np.minimum(times["exact"], times["exact_default"])), "lut": times["lut"]}
-        result.update(exact_default_s=medians["exact_default"], speedup=median_ratio(faster, "exact_fastest"),
-                      speedup_vs_default=median_ratio(times, "exact_default"))
-    return result
-
-
-def outcome(nets):
-    (_, sp_e, tr_e), (_, sp_l, tr_l) = nets["exact"], nets["lut"]
-    result = dict(spikes_exact=int(sp_e.num_spikes), spikes_lut=int(sp_l.num_spikes),
-                  max_dv_first_5ms_mV=max_dv_first_5ms(tr_e, tr_l))
-    if "cse" in nets:
-        _, sp_c, tr_c = nets["cse"]
-        result.update(spikes_control=int(sp_c.num_spikes), control_max_dv_first_5ms_mV=max_dv_first_5ms(tr_e, tr_c))
-    return result
+    return medians, times, nets, build_s
 
 
 def bench_standalone(args, duration):
+    """cpp_standalone or cuda_standalone: ``(medians, times, nets, build_s)``."""
     workdir = tempfile.mkdtemp(prefix="lut4brian_bench_")
     nets, dirs, build_s, first = {}, {}, 0.0, {}
 
@@ -180,7 +183,7 @@ def bench_standalone(args, duration):
 
     try:
         for name, (equations, namespace, method) in variants(args.step_mv, args.method, args.control).items():
-            dirs[name] = os.path.join(workdir, name)
+            dirs[name] = os.path.join(workdir, name.replace(":", "_"))
             set_device(args.target, directory=dirs[name], build_on_run=False)
             defaultclock.dt = args.dt_ms * ms  # device.reinit() resets it
             nets[name] = models.cobahh_network(equations, namespace, args.neurons, args.record, method=method)
@@ -195,15 +198,13 @@ def bench_standalone(args, duration):
             device.activate()
 
         def run(name):
-            if first.get(name) is not None:
+            if name in first:
                 return first.pop(name)
             subprocess.run(["./main"], cwd=dirs[name], check=True, stdout=subprocess.DEVNULL)
             return run_time(name)
 
         medians, times = timed_runs(run, list(nets), args.repeats)
-        result = summary(medians, times, nets)
-        result["build_s"] = build_s
-        return result
+        return medians, times, nets, build_s
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
@@ -258,22 +259,26 @@ def main():
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--dt-ms", type=float, default=0.01)
     parser.add_argument("--step-mv", type=float, default=0.1, help="table grid step in mV")
-    parser.add_argument("--method", choices=["exponential_euler", "lut_exponential_euler"],
-                        default="exponential_euler", help="integrator of the tabulated model")
+    parser.add_argument("--method", nargs="+", choices=["exponential_euler", "lut_exponential_euler"],
+                        default=["exponential_euler"], help="integrator(s) of the tabulated model")
     parser.add_argument("--record", type=int, default=10, help="neurons whose v is compared")
     parser.add_argument("--no-control", dest="control", action="store_false",
                         help="leave out the control (exact equations, exponential_euler_cse)")
     record.add_argument(parser, "cobahh")
     args = parser.parse_args()
+    args.method = list(dict.fromkeys(args.method))
     defaultclock.dt = args.dt_ms * ms
     duration = args.duration_ms * ms
     if args.target == "cuda_standalone":
         cuda_setup()
     bench = bench_standalone if args.target.endswith("_standalone") else bench_runtime
-    result = dict(target=args.target, method=args.method, neurons=args.neurons, duration_ms=args.duration_ms,
-                  dt_ms=args.dt_ms, step_mV=args.step_mv, repeats=args.repeats)
-    result.update(bench(args, duration))
-    record.emit(result, args.results)
+    medians, times, nets, build_s = bench(args, duration)
+    for method in args.method:
+        line = dict(target=args.target, method=method, neurons=args.neurons, duration_ms=args.duration_ms,
+                    dt_ms=args.dt_ms, step_mV=args.step_mv, repeats=args.repeats)
+        line.update(summary(method, medians, times, nets))
+        line.update(build_s=build_s, variants=sorted(times))
+        record.emit(line, args.results)
 
 
 if __name__ == "__main__":
