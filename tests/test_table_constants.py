@@ -137,3 +137,24 @@ def test_a_sweep_reuses_compiled_code(tmp_path):
     assert compiled[0] == compiled[1]  # no new module for the second value
     # n relaxes to n_inf(-35 mV) with each run's own VT
     np.testing.assert_allclose(results, [1 / (1 + np.exp(-1)), 1 / (1 + np.exp(1))], rtol=1e-4)
+
+
+def test_openmp_threads_give_bit_identical_results(tmp_path):
+    equations, namespace = models.cobahh()
+    lut = tabulate(equations, v=GRID, namespace=namespace)
+    traces = []
+    for threads in (1, 8):
+        set_device("cpp_standalone", directory=str(tmp_path / f"threads{threads}"), build_on_run=False)
+        prefs.devices.cpp_standalone.openmp_threads = threads
+        group = NeuronGroup(40, lut, method="lut_exponential_euler", namespace=namespace,
+                            threshold="v > -20*mV", refractory="v > -20*mV")
+        group.v, group.m, group.h, group.n = -65 * mV, 0.05, 0.6, 0.32
+        group.I = "0.2*nA + 1.3*nA*i/(N - 1)"
+        monitor = StateMonitor(group, "v", record=True)
+        Network(group, monitor).run(10 * ms)
+        device.build(directory=str(tmp_path / f"threads{threads}"))
+        traces.append(np.asarray(monitor.v))
+        device.reinit()
+        device.activate()
+    assert np.ptp(traces[0]) > 0.08  # volt: neurons spike
+    np.testing.assert_array_equal(traces[0], traces[1])
