@@ -1,7 +1,7 @@
 """
 fr-models' README speed test, with frbrian's steady-state solver.
 
-    python benchmarks/frmodels_response.py --grid N --out FILE.npz
+    python benchmarks/frmodels_response.py --grid N [--out FILE.npz] [--peer]
 
 Two cell types (E, I) on a non-periodic 1-D grid linspace(-1, 1, N),
 Gaussian coupling ``W_pop[i,j] exp(-(x-y)^2/(2 sigma_ij^2))/sqrt(2 pi
@@ -12,11 +12,19 @@ it). Prints one JSON line, appends it with the machine, the versions and the
 date to ``benchmarks/results/frmodels_response.jsonl`` (``--results``) and
 saves ``dr`` (shape (2, N)) under ``dr`` (``--out``). The time is the best of
 ``--repeats``, model set-up included.
+
+``--peer`` then runs fr-models' own speed test on the same model and grid
+in fr-models' environment (``benchmarks/peers/frmodels_speed.py``, made by
+``bash benchmarks/peers/setup``) and puts its result in the same line under
+``frmodels``, with ``speedup_vs_frmodels`` (its best time over frbrian's) and
+``max_abs_diff_frmodels`` (the largest difference of the two responses).
 """
 
 import argparse
+import json
 import os
 import sys
+import tempfile
 import time
 
 import numpy as np
@@ -55,6 +63,7 @@ def main():
     parser.add_argument("--grid", type=int, default=1501)
     parser.add_argument("--out", default=None)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--peer", action="store_true", help="also run fr-models' speed test (its own venv)")
     record.add_argument(parser, "frmodels_response")
     args = parser.parse_args()
     times = []
@@ -65,8 +74,24 @@ def main():
     if args.out:
         np.savez(args.out, dr=dr)
     centre = dr[:, args.grid // 2]
-    record.emit({"grid": args.grid, "neurons": 2 * args.grid, "repeats": args.repeats, "seconds": min(times),
-                 "centre": [float(centre[0]), float(centre[1])]}, args.results)
+    line = {"grid": args.grid, "neurons": 2 * args.grid, "repeats": args.repeats, "seconds": min(times),
+            "centre": [float(centre[0]), float(centre[1])]}
+    if args.peer:
+        line.update(peer(args, dr, min(times)))
+    record.emit(line, args.results)
+
+
+def peer(args, dr, seconds):
+    """fr-models' speed test on the same model, in its own environment."""
+    folder = tempfile.mkdtemp(prefix="frmodels_peer_")
+    params, out = os.path.join(folder, "params.json"), os.path.join(folder, "dr.npz")
+    with open(params, "w") as handle:
+        json.dump({"W_pop": W_POP, "sigma": SIGMA, "r_star": R_STAR.tolist(), "amplitude": AMPLITUDE}, handle)
+    other = record.run_peer(".venv-frmodels", "frmodels_speed.py", "--params", params, "--grid", args.grid,
+                            "--repeats", args.repeats, "--out", out)
+    with np.load(out) as data:
+        difference = float(np.max(np.abs(data["dr"] - dr)))
+    return {"frmodels": other, "speedup_vs_frmodels": other["seconds"] / seconds, "max_abs_diff_frmodels": difference}
 
 
 if __name__ == "__main__":

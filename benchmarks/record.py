@@ -135,3 +135,22 @@ def latest(lines, *keys):
         key = tuple(line.get(k) for k in keys)
         result[key] = line
     return result
+
+
+PEERS = os.path.join(HERE, "peers")
+
+
+def run_peer(venv, script, *arguments, timeout=3600):
+    """
+    Runs ``benchmarks/peers/<script>`` with the Python of
+    ``benchmarks/peers/<venv>`` (made by ``benchmarks/peers/setup``); returns
+    its JSON line.
+    """
+    python = os.path.join(PEERS, venv, "bin", "python")
+    if not os.path.exists(python):
+        raise SystemExit(f"{os.path.relpath(python, ROOT)} is missing: run `bash benchmarks/peers/setup` first.")
+    result = subprocess.run([python, os.path.join(PEERS, script), *map(str, arguments)], capture_output=True,
+                            text=True, timeout=timeout)
+    if result.returncode != 0:
+        raise SystemExit(f"benchmarks/peers/{script} failed:\n{result.stderr[-3000:]}")
+    return json.loads(result.stdout.strip().splitlines()[-1])

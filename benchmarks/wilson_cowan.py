@@ -2,7 +2,7 @@
 PyRates' population benchmark model as one frbrian `RateNetwork` with dense
 coupling, against a plain numpy loop.
 
-    python benchmarks/wilson_cowan.py --target {numpy,cython,cpp_standalone} --n 2000 [--repeats 3]
+    python benchmarks/wilson_cowan.py --target {numpy,cython,cpp_standalone} --n 2000 [--repeats 3] [--peer]
 
 N Wilson-Cowan units, Euler with dt = 1 ms for 5 s, tau = 10 s::
 
@@ -21,6 +21,11 @@ numpy loop's best time (``numpy_loop_s``) and ``max_rel_diff``, the largest
 difference of r(T) from the numpy loop relative to max |r| (checked ≤ 1e-10).
 The line is also appended, with the machine, the versions and the date, to
 ``benchmarks/results/wilson_cowan.jsonl`` (``--results``).
+
+``--peer`` then runs PyRates' own benchmark of this network in PyRates'
+environment (``benchmarks/peers/pyrates_wilson_cowan.py``, made by ``bash
+benchmarks/peers/setup``) with the same weights and initial rates, in float32
+and float64, and puts its result in the same line under ``pyrates``.
 """
 
 import argparse
@@ -98,6 +103,7 @@ def main():
     parser.add_argument("--target", choices=["numpy", "cython", "cpp_standalone"], default="numpy")
     parser.add_argument("--n", type=int, default=2000)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--peer", action="store_true", help="also run PyRates' benchmark (its own venv)")
     record.add_argument(parser, "wilson_cowan")
     args = parser.parse_args()
     weights, r0 = model(args.n)
@@ -109,9 +115,16 @@ def main():
         runs.append(bench(args.target, weights, r0))
     build_s, run_s, total_s, rates = min(runs, key=lambda run: run[2])
     difference = float(np.max(np.abs(rates - reference)) / np.max(np.abs(reference)))
-    record.emit({"target": args.target, "n": args.n, "repeats": args.repeats, "build_s": build_s, "run_s": run_s,
-                 "total_s": total_s, "numpy_loop_s": min(loop_times), "ratio_to_numpy_loop": total_s / min(loop_times),
-                 "max_rel_diff": difference}, args.results)
+    line = {"target": args.target, "n": args.n, "repeats": args.repeats, "build_s": build_s, "run_s": run_s,
+            "total_s": total_s, "numpy_loop_s": min(loop_times), "ratio_to_numpy_loop": total_s / min(loop_times),
+            "max_rel_diff": difference}
+    if args.peer:
+        folder = tempfile.mkdtemp(prefix="pyrates_peer_")
+        np.savez(os.path.join(folder, "model.npz"), W=weights, r0=r0)
+        line["pyrates"] = record.run_peer(".venv-pyrates", "pyrates_wilson_cowan.py", "--model",
+                                          os.path.join(folder, "model.npz"), "--repeats", args.repeats)
+        shutil.rmtree(folder, ignore_errors=True)
+    record.emit(line, args.results)
     if not difference <= 1e-10:
         raise SystemExit(f"r(T) differs from the numpy loop by {difference:.3g} (relative), more than 1e-10")
 

@@ -85,3 +85,26 @@ def test_fit_response(tmp_path):
     line = run_benchmark(tmp_path, "fit_response.py", "--time-gradient", "--grid", "21", "--repeats", "1")
     assert line["action"] == "time_gradient" and line["device"] == "cpu" and line["centre"] > 0
     assert line["versions"]["torch"]
+
+
+PEERS = os.path.join(ROOT, "benchmarks", "peers")
+
+
+def peer_missing(venv):
+    return not os.path.exists(os.path.join(PEERS, venv, "bin", "python"))
+
+
+@pytest.mark.skipif(peer_missing(".venv-frmodels"), reason="bash benchmarks/peers/setup makes fr-models' venv")
+def test_frmodels_peer(tmp_path):
+    """fr-models' speed test on the same model, in its own environment, in the same JSON line."""
+    line = run_benchmark(tmp_path, "frmodels_response.py", "--grid", "101", "--repeats", "1", "--peer")
+    assert line["frmodels"]["program"] == "fr-models" and line["frmodels"]["versions"]["fr-models"] == "0.1.14"
+    assert line["max_abs_diff_frmodels"] < 1e-2 * abs(line["centre"][0])
+
+
+@pytest.mark.skipif(peer_missing(".venv-pyrates"), reason="bash benchmarks/peers/setup makes PyRates' venv")
+def test_pyrates_peer(tmp_path):
+    """PyRates' Wilson-Cowan benchmark on the same weights, in its own environment, in the same JSON line."""
+    line = run_benchmark(tmp_path, "wilson_cowan.py", "--n", "40", "--repeats", "1", "--peer")
+    assert line["pyrates"]["versions"]["pyrates"] == "1.2.3"
+    assert line["pyrates"]["float64"]["max_rel_diff"] < 1e-10 and line["pyrates"]["float32"]["max_rel_diff"] < 1e-4
