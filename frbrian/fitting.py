@@ -16,7 +16,7 @@ import numpy as np
 import scipy.optimize
 
 from .analysis import SteadyStateError
-from .torch_model import RateModel, device_of, torch
+from .torch_model import RateModel, TimeUp, check_time, deadline, device_of, torch
 
 __all__ = ["fit", "FitResult", "normalised_rms"]
 
@@ -75,10 +75,6 @@ class FitResult:
     def network(self, **kwargs):
         """The fitted model as a `frbrian.RateNetwork`."""
         return self.model.to_network(**kwargs)
-
-
-class _TimeUp(Exception):
-    pass
 
 
 class _Free:
@@ -141,6 +137,8 @@ class _Free:
             lo, hi = (bounds or {}).get(name, (None, None))
             lo = np.broadcast_to(-np.inf if lo is None else np.asarray(lo, dtype=float), parameter.shape).copy()
             hi = np.broadcast_to(np.inf if hi is None else np.asarray(hi, dtype=float), parameter.shape).copy()
+            if np.isnan(lo).any() or np.isnan(hi).any():
+                raise ValueError(f"bounds[{name!r}] contains NaN: give numbers, +-inf or None (unbounded).")
             if name == "weights" and dale is not None:
                 columns = np.repeat(dale, parameter.shape[1] // len(dale))
                 lo[:, columns > 0] = np.maximum(lo[:, columns > 0], 0.0)
@@ -175,9 +173,10 @@ def _dale_signs(model, dale):
 def _target(target, device):
     array = np.asarray(target, dtype=float)
     if array.size == 0:
-        raise ValueError("The data are empty.")
+        raise ValueError("The data (target) are empty.")
     if not np.all(np.isfinite(array)):
-        raise ValueError(f"The data contain NaN or infinite values ({int(np.sum(~np.isfinite(array)))} of {array.size}).")
+        raise ValueError(f"The data (target) contain NaN or infinite values "
+                         f"({int(np.sum(~np.isfinite(array)))} of {array.size}).")
     if not np.any(array):
         raise ValueError("The data are all zero: the normalised RMS loss is undefined.")
     return torch.as_tensor(array, dtype=torch.float64, device=device)
@@ -230,7 +229,10 @@ def fit(model, target, predict=None, *, free, bounds=None, dale=None, stability_
         random points (seeded by ``seed``): uniform within finite bounds,
         else the start scaled by ``exp(N(0, 0.5))``.
     time_limit : float, optional
-        Seconds; the best feasible point so far is returned when it is reached.
+        Seconds for the whole call; the best feasible point so far is
+        returned when it is reached. The time is checked inside the long
+        loops (Newton steps, GMRES, integration steps, Arnoldi iteration,
+        SLSQP iterations), so a fit overruns it by about one such step.
     max_iterations : int
         SLSQP iterations per restart.
     tolerance : float
@@ -250,7 +252,9 @@ def fit(model, target, predict=None, *, free, bounds=None, dale=None, stability_
     ValueError
         Before any work: data with NaN or not matching the prediction's
         shape, fewer data points than free parameters, unknown parameters,
-        bounds that exclude the start.
+        bounds with NaN or that exclude the start, a NaN or negative
+        ``time_limit``, a non-finite ``regularization`` or
+        ``stability_margin``.
     RuntimeError
         A device that is not available.
 
@@ -277,6 +281,9 @@ def fit(model, target, predict=None, *, free, bounds=None, dale=None, stability_
     [[0.5, -1.0], [1.0, -1.5]]
     """
     start_time = time.perf_counter()
+    _check_numbers(time_limit=time_limit, stability_margin=stability_margin, regularization=regularization)
+    if time_limit is not None and time_limit < 0:
+        raise ValueError(f"time_limit must be a number of seconds >= 0 or None; got {time_limit!r}.")
     if device is not None:
         model.to(device_of(device))
     device = model.weights.device
@@ -297,22 +304,29 @@ def fit(model, target, predict=None, *, free, bounds=None, dale=None, stability_
     if paradoxical and inhibitory is None:
         inhibitory = int(np.flatnonzero(signs < 0)[0]) if signs is not None and np.any(signs < 0) else 1
     problem = _Problem(model, target, predict, variables, stability_margin, paradoxical, inhibitory,
-                       regularization, losses, time_limit, start_time, progress)
-    problem.check_shape()
+                       regularization, losses, start_time, progress)
     rng = np.random.default_rng(seed)
     starts = [start] + [_random_start(start, low, high, rng) for _ in range(max(1, int(restarts)) - 1)]
-    records, stopped = [], None
-    for number, x0 in enumerate(starts):
-        problem.restart = number
+    records, stopped, first = [], None, 0
+    with deadline(None if time_limit is None else start_time + time_limit):
         try:
-            outcome = problem.minimize(x0, low, high, max_iterations, tolerance)
-            records.append(dict(outcome, start=problem.loss_at(x0)))
-        except _TimeUp:
-            stopped = f"time limit of {time_limit} s reached in restart {number + 1} of {len(starts)}"
-            records.append(dict(loss=problem.best_loss, success=False, message=stopped, iterations=0,
-                                start=np.nan))
-            break
-    return problem.result(records, stopped, start)
+            problem.check_shape()
+            for number, x0 in enumerate(starts):
+                problem.restart, first = number, problem.iteration
+                start_loss = problem.loss_at(x0)
+                outcome = problem.minimize(x0, low, high, max_iterations, tolerance)
+                records.append(dict(outcome, start=start_loss))
+        except TimeUp:
+            stopped = problem.restart
+            records.append(dict(loss=problem.best_loss, success=False, message="stopped by the time limit",
+                                iterations=problem.iteration - first, start=np.nan))
+    return problem.result(records, stopped, start, len(starts), time_limit)
+
+
+def _check_numbers(**values):
+    for name, value in values.items():
+        if value is not None and not np.isfinite(float(value)):
+            raise ValueError(f"{name} must be a finite number; got {value!r}.")
 
 
 def _random_start(start, low, high, rng):
@@ -326,11 +340,11 @@ class _Problem:
     """Loss, constraints and their gradients at a point, cached per point; the best feasible point so far."""
 
     def __init__(self, model, target, predict, variables, stability_margin, paradoxical, inhibitory,
-                 regularization, losses, time_limit, start_time, progress):
+                 regularization, losses, start_time, progress):
         self.model, self.target, self.predict, self.variables = model, target, predict, variables
         self.stability_margin, self.paradoxical, self.inhibitory = stability_margin, paradoxical, inhibitory
         self.regularization, self.losses = regularization, list(losses)
-        self.time_limit, self.start_time, self.progress = time_limit, start_time, progress
+        self.start_time, self.progress = start_time, progress
         # constraints in units of the fastest time constant, so that SLSQP sees numbers of order one
         self.time_scale = float(model.tau.detach().min())
         self.cache, self.history = {}, []
@@ -354,10 +368,10 @@ class _Problem:
     def evaluate(self, x):
         key = x.tobytes()
         if key not in self.cache:
-            if self.time_limit is not None and time.perf_counter() - self.start_time > self.time_limit:
-                raise _TimeUp
+            check_time()
             self.variables.set(x)
             loss, gradient = self._loss()
+            check_time()  # the constraints (a dense eigenproblem) can take as long as the loss
             constraints = self._constraints() if self.constrained else (np.zeros(0), np.zeros((0, len(x))))
             if len(self.cache) > 64:
                 self.cache.clear()
@@ -422,8 +436,22 @@ class _Problem:
         elif self.progress:
             print(f"restart {entry['restart']}  iteration {entry['iteration']:4d}  loss {entry['loss']:.6g}  "
                   f"best {entry['best']:.6g}", file=sys.stderr, flush=True)
-        if self.time_limit is not None and time.perf_counter() - self.start_time > self.time_limit:
-            raise _TimeUp
+        check_time()
+
+    def _message(self, records, stopped, planned, time_limit):
+        """What happened, each event said once: the best point's restart, and where the time ran out."""
+        stop = None if stopped is None else (f"the time limit of {time_limit:g} s was reached in restart "
+                                             f"{stopped + 1} of {planned}")
+        if self.best_x is None:
+            message = "no feasible point with a finite loss was found; the start is returned"
+            if self.last_failure:
+                message += f" (last failure: {self.last_failure})"
+            return message if stop is None else f"{stop}; {message}"
+        best = f"restart {self.best_restart + 1} of {planned}"
+        if stopped == self.best_restart:
+            return f"{stop}; the best feasible point met so far, in that restart, is returned"
+        message = f"the best feasible point is from {best}, which ended: {records[self.best_restart]['message']}"
+        return message if stop is None else f"{message}; then {stop}"
 
     def minimize(self, x0, low, high, max_iterations, tolerance):
         first = self.iteration
@@ -442,27 +470,16 @@ class _Problem:
         return dict(loss=value, success=bool(outcome.success and feasible), message=message,
                     iterations=self.iteration - first)
 
-    def result(self, records, stopped, start):
+    def result(self, records, stopped, start, planned, time_limit):
         best_x = self.best_x if self.best_x is not None else start
         self.variables.set(best_x)
         for parameter in self.model.parameters():  # back to a plain module: every parameter differentiable
             parameter.grad = None
             parameter.requires_grad_(True)
-        if self.best_x is None:
-            success, message = False, "no feasible point with a finite loss was found; the start is returned"
-            if self.last_failure:
-                message += f" (last failure: {self.last_failure})"
-            if stopped:
-                message = f"{stopped}; {message}"
-        else:
-            # success describes the best point: its restart converged (a later one cut short by the
-            # time limit does not undo that; the message says so)
-            record = records[self.best_restart] if self.best_restart < len(records) else records[-1]
-            success = bool(record["success"])
-            message = (f"the best feasible point is from restart {self.best_restart + 1} of {len(records)}, "
-                       f"which ended: {record['message']}")
-            if stopped:
-                message += f"; then the {stopped}"
+        # success describes the best point: its restart converged (a later one cut short by the
+        # time limit does not undo that; the message says so)
+        success = self.best_x is not None and bool(records[self.best_restart]["success"])
+        message = self._message(records, stopped, planned, time_limit)
         fitted = {name for name, _, _ in self.variables.entries}
         params = {name: value for name, value in self.model.parameters_with_units().items() if name in fitted}
         return FitResult(params=params, loss=float(self.best_loss), success=success, message=message,

@@ -34,8 +34,12 @@ torch is imported here only: ``import frbrian`` works without it, and this
 module raises an ImportError naming ``pip install lut4brian[fit]``.
 """
 
+import contextlib
+import time
+
 import numpy as np
 import scipy.linalg
+import scipy.sparse.linalg
 import sympy
 from brian2.parsing.sympytools import sympy_to_str
 from brian2.units.allunits import hertz, second
@@ -52,11 +56,49 @@ from .analysis import SteadyStateError
 from .kernels import Coupling, DenseCoupling, Exponential, Gaussian, WrappedGaussian, _Combined, _Constant
 from .transfer import Transfer, transfer_function
 
-__all__ = ["RateModel", "TorchTransfer", "Trajectory", "gmres", "DENSE_LIMIT"]
+__all__ = ["RateModel", "TorchTransfer", "Trajectory", "gmres", "DENSE_LIMIT", "ARNOLDI_LIMIT"]
 
 #: Up to this many units in all (types*size) linear systems are solved densely
 #: (LU); above it by GMRES on the FFT coupling, which never forms the matrix.
 DENSE_LIMIT = 1024
+
+
+#: Above this many units, the eigenvalue of largest real part (`RateModel.stability`) is found by
+#: Arnoldi iteration (ARPACK, matrix-vector products: about 1 s for 3000 units) instead of a full
+#: dense eigendecomposition (about 50 s for 3000 units; 0.04 s for 200, or 4 s where BLAS threads
+#: compete for busy cores; and it cannot be
+#: interrupted by a time limit).
+ARNOLDI_LIMIT = 128
+
+
+# --- time limits --------------------------------------------------------------------------------
+
+
+class TimeUp(Exception):
+    """A computation ran past the deadline set by `deadline` (`frbrian.fit`'s ``time_limit``)."""
+
+
+_DEADLINE = [None]  # time.perf_counter() value; a list, so that autograd's threads see it too
+
+
+@contextlib.contextmanager
+def deadline(when):
+    """
+    Within this block, the long loops of this module (Newton steps, GMRES,
+    integration steps, Arnoldi iteration) raise `TimeUp` once
+    ``time.perf_counter()`` passes ``when`` (None: never).
+    """
+    previous, _DEADLINE[0] = _DEADLINE[0], when
+    try:
+        yield
+    finally:
+        _DEADLINE[0] = previous
+
+
+def check_time():
+    """Raise `TimeUp` if the deadline of an enclosing `deadline` block has passed."""
+    if _DEADLINE[0] is not None and time.perf_counter() > _DEADLINE[0]:
+        raise TimeUp
 
 
 def device_of(device):
@@ -323,10 +365,15 @@ class _Operator:
         model, grid = self.model, self.model.grid
         displacement = [torch.as_tensor(d, dtype=model.weights.dtype, device=model.weights.device)
                         for d in grid.displacements()]
-        blocks = [[model.weights[i, j] * grid.cell_volume
-                   * _density(model._trees[i][j], {k: t[i, j] for k, t in model.kernel.items()}, displacement, grid)
-                   for j in range(self.types)] for i in range(self.types)]
+        blocks = [[self._dense_block(i, j, displacement) for j in range(self.types)] for i in range(self.types)]
         return torch.cat([torch.cat(row, dim=1) for row in blocks], dim=0)
+
+    def _dense_block(self, i, j, displacement):
+        check_time()  # a block of a large grid takes a tenth of a second
+        model = self.model
+        values = {k: t[i, j] for k, t in model.kernel.items()}
+        return model.weights[i, j] * model.grid.cell_volume * _density(model._trees[i][j], values, displacement,
+                                                                      model.grid)
 
 
 # --- linear solvers -----------------------------------------------------------------------------
@@ -361,6 +408,7 @@ def gmres(matvec, b, tolerance=1e-12, restart=100, max_restarts=20):
         cosines, sines, rhs = np.zeros(restart), np.zeros(restart), np.zeros(restart + 1)
         rhs[0] = beta
         for j in range(restart):
+            check_time()
             w = matvec(basis[j].reshape(shape)).reshape(-1)
             h = basis[: j + 1] @ w
             w = w - basis[: j + 1].T @ h
@@ -389,20 +437,50 @@ def gmres(matvec, b, tolerance=1e-12, restart=100, max_restarts=20):
                            "the fixed point is (nearly) singular.")
 
 
+def _arnoldi(array):
+    """The eigenvalue of largest real part and its eigenvector, by ARPACK."""
+    def product(v):
+        check_time()  # ARPACK is driven from Python: each product is a chance to stop
+        return array @ v
+
+    operator = scipy.sparse.linalg.LinearOperator(array.shape, matvec=product, dtype=array.dtype)
+    # One eigenvalue only: most of a smooth coupling's eigenvalues sit in a tight cluster at -1/tau,
+    # which ARPACK cannot resolve when asked for more (no convergence after 2000 iterations).
+    values, vectors = scipy.sparse.linalg.eigs(operator, k=1, which="LR", tol=0)
+    return values[0], vectors[:, 0]
+
+
+def _rightmost(array):
+    """
+    The eigenvalue ``λ`` of largest real part, with ``y`` and ``v`` such that
+    ``y^T A = λ y^T`` and ``A v = λ v``: densely up to `ARNOLDI_LIMIT` rows,
+    above by Arnoldi iteration on ``A`` and ``A^T``.
+    """
+    if len(array) > ARNOLDI_LIMIT:
+        try:
+            value, right = _arnoldi(array)
+            left_value, left = _arnoldi(array.T)
+            # a complex pair: the left iteration may have found the conjugate
+            return value, (left if abs(left_value - value) <= abs(left_value.conj() - value) else left.conj()), right
+        except scipy.sparse.linalg.ArpackNoConvergence:
+            pass  # the dense decomposition below, slow but sure
+    values, left, right = scipy.linalg.eig(array, left=True, right=True)
+    k = int(np.argmax(values.real))
+    return values[k], left[:, k].conj(), right[:, k]
+
+
 class _LargestRealEigenvalue(torch.autograd.Function):
-    """max Re(eig(J)), with its gradient from the left and right eigenvectors: Re(conj(u) v^T)/(u^H v)."""
+    """max Re(eig(J)), with its gradient from the left and right eigenvectors: Re(y v^T)/(y^T v)."""
 
     @staticmethod
     def forward(ctx, matrix):
         array = matrix.detach().cpu().numpy()
         if not np.all(np.isfinite(array)):
             raise SteadyStateError("The linearised dynamics contain NaN or infinite values.")
-        values, left, right = scipy.linalg.eig(array, left=True, right=True)
-        k = int(np.argmax(values.real))
-        u, v = left[:, k], right[:, k]
-        gradient = np.real(np.outer(u.conj(), v) / np.vdot(u, v))
+        value, y, v = _rightmost(array)
+        gradient = np.real(np.outer(y, v) / (y @ v))
         ctx.save_for_backward(torch.as_tensor(gradient, dtype=matrix.dtype, device=matrix.device))
-        return matrix.new_tensor(values[k].real)
+        return matrix.new_tensor(value.real)
 
     @staticmethod
     def backward(ctx, grad):
@@ -500,6 +578,8 @@ class RateModel(torch.nn.Module):
         if baseline is not None:
             fail_for_dimension_mismatch(baseline, hertz, "The baseline rates")
             baseline = as_tensor(self._broadcast(np.asarray(baseline / hertz), "baseline"))
+            for f, rates, constants in zip(self.transfers, baseline, self.transfer.values()):
+                f.inverse(rates, constants.detach())  # sympy's work (~0.2 s) here, not in a timed fit
         self.register_buffer("baseline", baseline)
 
     def _broadcast(self, value, what):
@@ -649,6 +729,7 @@ class RateModel(torch.nn.Module):
             raise ValueError(f"Unknown method {method!r}: use 'euler', 'rk4' or 'adaptive'.")
         states, times = [r], [0.0]
         for k in range(steps):
+            check_time()
             t = k * dt
             r = step(derivative, t, r, dt) if step else _adaptive(derivative, t, r, dt, rtol, atol)
             if (k + 1) % every == 0:
@@ -709,6 +790,7 @@ class RateModel(torch.nn.Module):
             rates, drive = self.reference()
         operator = self.operator()
         matrix = operator.dense()
+        check_time()
         current = operator.apply(rates) + self.total_drive(drive, operator)
         gains = self._differentiable_gains(current).reshape(-1)
         scale = (1 / self.tau).repeat_interleave(self.size)
@@ -727,7 +809,9 @@ class RateModel(torch.nn.Module):
         """
         The largest real part of the eigenvalues of the linearised dynamics
         (1/s; negative: stable) at ``rates`` (default: `reference`); a
-        differentiable scalar tensor. Dense: for up to a few thousand units.
+        differentiable scalar tensor. The Jacobian is formed densely (for up
+        to a few thousand units); above `ARNOLDI_LIMIT` units the eigenvalue
+        is found by Arnoldi iteration.
         """
         return _LargestRealEigenvalue.apply(self.jacobian(rates, drive))
 
@@ -791,6 +875,7 @@ class _Detached:
     def newton(self, rates, tolerance, max_iterations, dense):
         residual = rates - self.map(rates)
         for iteration in range(max_iterations + 1):
+            check_time()
             size = float(residual.abs().max())
             if not np.isfinite(size):
                 raise SteadyStateError("The steady-state iteration met a NaN or infinite rate.")
@@ -803,6 +888,7 @@ class _Detached:
             except torch.linalg.LinAlgError as error:
                 raise SteadyStateError(f"Singular Newton step: {error}") from None
             for _ in range(30):  # backtracking: halve until the residual falls
+                check_time()
                 trial = (rates + step) - self.map(rates + step)
                 if float(trial.abs().max()) < size:
                     break
@@ -844,6 +930,7 @@ def _adaptive(derivative, t, r, interval, rtol, atol, max_steps=10000):
     """Integrate over one output interval with Dormand-Prince steps; step sizes are chosen without gradient."""
     end, h = t + interval, interval
     for _ in range(max_steps):
+        check_time()
         if t >= end - 1e-15 * max(1.0, abs(end)):
             return r
         h = min(h, end - t)

@@ -2,8 +2,10 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -140,10 +142,60 @@ def test_numerical_failures_count_as_infinite_loss():
 def test_time_limit():
     data = respond(small_model(((0.5, -1.0), (1.0, -1.5)))).detach().numpy()
     result = fit(small_model(), data, respond, free=["weights"], time_limit=0.0, restarts=3)
-    assert not result.success and "time limit" in result.message
+    assert not result.success
+    assert result.message == ("the time limit of 0 s was reached in restart 1 of 3; no feasible point with a finite "
+                              "loss was found; the start is returned")
     second = fit(small_model(), data, respond, free={"weights": [[True, False], [False, False]]}, time_limit=5.0,
                  restarts=1000)  # the first restart converges; the limit stops the others
-    assert second.success and "time limit" in second.message and len(second.restarts) < 1000
+    assert second.success and len(second.restarts) < 1000
+    stopped = len(second.restarts)
+    assert re.fullmatch(r"the best feasible point is from restart \d+ of 1000, which ended: Optimization terminated "
+                        f"successfully; then the time limit of 5 s was reached in restart {stopped} of 1000",
+                        second.message), second.message
+
+
+def timed_benchmark_fit(path, points, **kwargs):
+    """The benchmark's fit (as fit_response.run_fit), the model built before the clock starts: (result, seconds)."""
+    x, y, r_star = fit_response.load(path)
+    model = fit_response.model_of(points, **fit_response.START, r_star=r_star)
+    amplitude = np.zeros((2, points), dtype=bool)
+    amplitude[0, points // 2] = True
+    start = time.perf_counter()
+    result = fit(model, y, fit_response.sampler(x, points),
+                 free={"weights": True, "kernel.sigma": True, "drive": amplitude},
+                 bounds={"kernel.sigma": (0.01, 0.5), "drive": (0.0, None)}, dale=[+1, -1], **kwargs)
+    return result, time.perf_counter() - start
+
+
+@pytest.mark.parametrize("limit", [0.1, 1.0])
+def test_time_limit_holds_on_a_moderate_grid(data_files, limit):
+    probe, seconds = timed_benchmark_fit(data_files[0], 201, max_iterations=2)
+    iteration = seconds / max(probe.iterations, 1)
+    result, elapsed = timed_benchmark_fit(data_files[0], 201, time_limit=limit)
+    assert elapsed < 1.1 * limit + iteration, (elapsed, iteration)
+    assert not result.success and result.seconds <= elapsed
+    assert result.message.startswith(f"the time limit of {limit:g} s was reached in restart 1 of 1; ")
+    assert result.message.count("time limit") == 1 and result.message.count("restart 1") == 1
+
+
+def test_time_limit_stops_a_long_evaluation():
+    """The time is checked inside an evaluation (here the steps of a trajectory), not only between them."""
+    model = small_model()
+    start = time.perf_counter()
+    model.trajectory(0.01, 1e-4, drive=INPUTS)
+    step = (time.perf_counter() - start) / 100
+    steps = int(4.0 / step)  # one evaluation: about 4 s
+
+    def slow(m):
+        return m.trajectory(steps * 1e-4, 1e-4, drive=INPUTS).rates[-1]
+
+    data = respond(small_model(((0.5, -1.0), (1.0, -1.5)))).detach().numpy()
+    limit = 1.0
+    start = time.perf_counter()
+    result = fit(small_model(), data, slow, free={"weights": [[True, False], [False, False]]}, time_limit=limit)
+    elapsed = time.perf_counter() - start
+    assert elapsed < 1.1 * limit + 0.25 * steps * step, elapsed  # without the checks inside: one evaluation, 4 s
+    assert result.message.startswith("the time limit of 1 s was reached in restart 1 of 1; no feasible point")
 
 
 @pytest.mark.parametrize("change, error, match", [
@@ -153,6 +205,12 @@ def test_time_limit():
     (dict(dale=[+1, +1]), ValueError, "exclude the start"),
     (dict(free={"tau_m": True}), ValueError, "Unknown parameter"),
     (dict(target=np.ones((3, 2))), ValueError, "shape"),
+    (dict(target=np.full((3, 2, 1), np.inf)), ValueError, r"data \(target\) contain NaN or infinite"),
+    (dict(bounds={"weights": (np.nan, None)}), ValueError, r"bounds\['weights'\] contains NaN"),
+    (dict(bounds={"weights": (None, [[np.nan, 1.0], [1.0, 1.0]])}), ValueError, r"bounds\['weights'\] contains NaN"),
+    (dict(time_limit=np.nan), ValueError, "time_limit must be a finite number"),
+    (dict(time_limit=-1.0), ValueError, "time_limit must be a number of seconds >= 0"),
+    (dict(regularization=np.inf), ValueError, "regularization must be a finite number"),
 ])
 def test_bad_input_is_refused_before_any_work(change, error, match):
     calls = []
@@ -197,15 +255,18 @@ def run_script(*arguments):
 
 
 def test_benchmark_script(tmp_path):
-    data, out = tmp_path / "data.npz", tmp_path / "result.json"
+    data, out, results = tmp_path / "data.npz", tmp_path / "result.json", tmp_path / "results.jsonl"
     assert run_script("--make-data", str(data), "--grid", "51").returncode == 0
-    done = run_script("--data", str(data), "--grid", "51", "--out", str(out), "--restarts", "1")
+    done = run_script("--data", str(data), "--grid", "51", "--out", str(out), "--restarts", "1",
+                      "--results", str(results))  # not into the repository's benchmarks/results
     assert done.returncode == 0, done.stderr[-2000:]
     line = json.loads(done.stdout.strip().splitlines()[-1])
-    assert line == json.loads(out.read_text()) and line["loss"] <= 0.01
+    # the printed line adds the machine, versions and date to the result
+    assert json.loads(out.read_text()).items() <= line.items() and line["loss"] <= 0.01
+    assert json.loads(results.read_text().splitlines()[-1]) == line
     assert {"loss", "params", "seconds", "iterations", "success"} <= set(line)
     assert set(line["params"]) == {"W_pop", "sigma", "amplitude"}
-    timing = run_script("--time-gradient", "--grid", "201", "--repeats", "2")
+    timing = run_script("--time-gradient", "--grid", "201", "--repeats", "2", "--results", "")
     assert json.loads(timing.stdout)["neurons"] == 402
     np.savez(data, x=np.arange(3.0), y=np.ones(4), r_star=R_STAR)
     refused = run_script("--data", str(data))

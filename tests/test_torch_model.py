@@ -248,3 +248,48 @@ def test_import_without_torch():
                             env=dict(os.environ, PYTHONPATH=ROOT), timeout=120)
     assert result.returncode == 0, result.stderr
     assert "pip install lut4brian[fit]" in result.stdout
+
+
+def test_stability_by_arnoldi_matches_the_dense_eigenproblem(monkeypatch):
+    """Above ARNOLDI_LIMIT units ARPACK finds the eigenvalue; its value and gradient are the dense ones."""
+    import frbrian.torch_model as torch_model
+
+    model = grid_model(points=101)  # 202 units
+    assert 2 * 101 > torch_model.ARNOLDI_LIMIT
+
+    def value_and_gradient():
+        model.zero_grad()
+        value = model.stability()
+        value.backward()
+        return float(value.detach()), model.weights.grad.clone(), model.kernel["sigma"].grad.clone()
+
+    arnoldi = value_and_gradient()
+    monkeypatch.setattr(torch_model, "ARNOLDI_LIMIT", 10**9)
+    dense = value_and_gradient()
+    assert arnoldi[0] == pytest.approx(dense[0], rel=1e-10)
+    for a, d in zip(arnoldi[1:], dense[1:]):
+        assert torch.allclose(a, d, rtol=1e-7, atol=1e-10)
+
+
+def test_a_deadline_stops_the_long_loops():
+    """fit's time limit reaches inside Newton steps, GMRES, integration steps and Arnoldi iteration."""
+    import time
+
+    from frbrian.torch_model import TimeUp, deadline
+
+    model = grid_model(points=101)
+    passed = time.perf_counter() - 1.0
+    for compute in (model.steady_state, lambda: model.steady_state(solver="gmres"), model.stability,
+                    lambda: model.trajectory(0.01, 1e-4)):
+        with deadline(passed), pytest.raises(TimeUp):
+            compute()
+        compute()  # no deadline outside the block
+    start = time.perf_counter()
+    model.trajectory(0.01, 1e-4)
+    step = (time.perf_counter() - start) / 100
+    limit = 0.5
+    start = time.perf_counter()
+    with deadline(start + limit), pytest.raises(TimeUp):
+        model.trajectory(1000.0, 1e-4)  # 10^7 steps: some 1000 s without the check
+    # a few steps late at most; the margin is for a busy machine's scheduling
+    assert time.perf_counter() - start < 1.5 * limit + 10 * step
