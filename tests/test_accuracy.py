@@ -9,6 +9,7 @@ and the last spike within 2 dt.
 import numpy as np
 import pytest
 from brian2 import Network, NeuronGroup, SpikeMonitor, defaultclock, ms, mV, prefs, second
+from brian2.core.functions import DEFAULT_FUNCTIONS
 from conftest import TARGETS, use_target
 
 from lut4brian import models, tabulate
@@ -28,13 +29,41 @@ def single_neuron(equations, namespace, model, name, method="exponential_euler")
     return group, SpikeMonitor(group, name=f"{name}_spikes")
 
 
+def discard_units():
+    """
+    numpy: exprel, expm1 and log1p without unit checks (far faster), for this
+    module only. Brian2 gives these functions their numpy version when a numpy
+    code object first uses them, with the ``discard_units`` preference of that
+    moment, and keeps it for the process: an earlier test in this worker
+    (conftest sets the preference to False) has fixed the unit-checking one, so
+    setting the preference here would change nothing. The versions are
+    replaced, and the earlier ones returned, to be put back.
+    """
+    prefs.codegen.runtime.numpy.discard_units = True
+    saved = {}
+    for name in ("exprel", "expm1", "log1p"):
+        implementations = DEFAULT_FUNCTIONS[name].implementations
+        saved[name] = implementations._implementations.get("numpy")
+        implementations.add_numpy_implementation(DEFAULT_FUNCTIONS[name].pyfunc, discard_units=True)
+    return saved
+
+
+def restore(saved):
+    for name, implementation in saved.items():
+        implementations = DEFAULT_FUNCTIONS[name].implementations._implementations
+        if implementation is None:
+            implementations.pop("numpy", None)
+        else:
+            implementations["numpy"] = implementation
+
+
 @pytest.fixture(scope="module", params=TARGETS)
 def spike_times(request, tmp_path_factory):
     """All nine neurons (3 models: exact, tabulated, tabulated without exp) in one network: one build per target."""
     target = request.param
     use_target(target, tmp_path_factory.mktemp(target))
-    # Brian2's unit-checking fallback for exprel makes exact numpy runs ~5x slower
-    prefs.codegen.runtime.numpy.discard_units = True
+    saved = discard_units()
+    request.addfinalizer(lambda: restore(saved))
     defaultclock.dt = DT
     objects, monitors = [], {}
     for model in MODELS:
