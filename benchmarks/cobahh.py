@@ -27,8 +27,10 @@ Code generation and compilation are reported apart (``build_s``, all
 variants together). On numpy every variant runs with ``discard_units =
 True``; ``--default-units`` also times the exact equations with Brian2's
 default preferences (``exact_default_s``, ``speedup_vs_default``), where
-exprel checks units on every call (about 100 times slower here: use a short
-``--duration-ms``). ``max_dv_first_5ms_mV`` compares
+exprel checks units on every call and formats its argument for an error
+message it then does not raise: numpy prints arrays of up to 1000 values in
+full, so groups of up to 1000 neurons run some 30 times slower (use a short
+``--duration-ms``), larger ones a little. ``max_dv_first_5ms_mV`` compares
 the recorded voltages of the tables with the exact ones
 (``control_max_dv_first_5ms_mV`` those of the control).
 """
@@ -263,7 +265,8 @@ def main():
     parser.add_argument("--no-control", dest="control", action="store_false",
                         help="leave out the control (exact equations, exponential_euler_cse)")
     parser.add_argument("--default-units", action="store_true",
-                        help="numpy: also time the exact equations with Brian2's default discard_units = False")
+                        help="numpy: also time the exact equations with Brian2's default discard_units = False "
+                             "(slow for groups of up to 1000 neurons)")
     record.add_argument(parser, "cobahh")
     args = parser.parse_args()
     args.method = list(dict.fromkeys(args.method))
