@@ -14,7 +14,8 @@ frmodels_response.py (W_pop, sigma, amplitude), computed with
 ``frbrian.steady_state`` (numpy), at 12 distances 0, 0.04, ..., 0.44,
 optionally with Gaussian noise of ``--noise`` times max|y|; the file also
 keeps the true parameters under ``W_pop``, ``sigma`` and ``amplitude``, and
-``noise`` (a fit's line reports ``data_noise`` and ``data_amplitude``).
+``noise`` (a fit's line reports ``data_noise``, ``data_amplitude`` and
+``data_truth_loss``, the misfit of the true parameters: the noise alone).
 
 The model: two cell types, power law f(u) = [u]+^2, tau = 1 s, Gaussian
 kernels on a non-periodic grid of ``--grid`` points on [-1, 1]; the baseline
@@ -134,6 +135,11 @@ def run_fit(path, points, restarts=1, time_limit=55.0, progress=False, regulariz
                   amplitude=float(result.params["drive"][0, points // 2]))
     with np.load(path) as data:  # what --make-data knew, if it made the file
         truth = {f"data_{key}": data[key].tolist() for key in ("noise", "amplitude") if key in data.files}
+        if {"W_pop", "sigma", "amplitude"} <= set(data.files):  # the misfit of the true model: the noise alone
+            true_model = model_of(points, data["W_pop"], data["sigma"], float(data["amplitude"]), r_star, device)
+            with torch.no_grad():
+                prediction = predict(true_model)
+                truth["data_truth_loss"] = float(normalised_rms(prediction, torch.as_tensor(y, device=prediction.device)))
     return dict(action="fit", data=os.path.basename(path), **truth, loss=misfit, params=params, seconds=result.seconds,
                 iterations=result.iterations, success=result.success, message=result.message, grid=points,
                 points=len(y), failures=result.failures, restarts=restarts, regularization=regularization,
