@@ -84,7 +84,9 @@ def versions():
         result["nvcc"] = release.split("release")[-1].strip() if release else None
     commit = _first_line(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"])
     if commit:
-        dirty = _first_line(["git", "-C", ROOT, "status", "--porcelain", "--untracked-files=no"])
+        # "+changes": the measured packages differ from that commit in the working tree
+        dirty = _first_line(["git", "-C", ROOT, "status", "--porcelain", "--untracked-files=no", "--",
+                             "lut4brian", "frbrian"])
         result["commit"] = commit + ("+changes" if dirty else "")
     return result
 

@@ -10,8 +10,10 @@ lookup_table.png
     interpolation segments of a `lut4brian.Table`, and the error between
     them, with the points where `lut4brian.report` checks it.
 speedup.png
-    The speed-up per target and integrator, read from the JSON lines that
-    ``benchmarks/cobahh.py`` prints (default: benchmarks/results/cobahh.jsonl).
+    The speed-up per target and integrator, and that of the control (exact
+    equations, repeated subexpressions computed once), read from the JSON
+    lines that ``benchmarks/cobahh.py`` writes (default:
+    benchmarks/results/cobahh.jsonl; the lines of the README's table).
 accuracy.png
     Accuracy against the grid step for the COBAHH neuron: the largest
     interpolation error of each table (from `lut4brian.report`) and the
@@ -27,8 +29,8 @@ fitted_response.png (for checks only).
 
 import argparse
 import importlib.util
-import json
 import os
+import sys
 import time
 
 import matplotlib
@@ -100,31 +102,51 @@ def lookup_table(args):
 # --- speed-up per target, from the benchmark's JSON lines ------------------
 
 def speedup(args):
-    with open(args.benchmark_json) as lines:
-        results = [json.loads(line) for line in lines if line.strip()]
-    if not results:
-        raise SystemExit(f"No results in {args.benchmark_json}: run benchmarks/cobahh.py and append its JSON line.")
+    """The lines of the README's COBAHH table (benchmarks/readme_tables.py chooses them the same way)."""
+    sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
+    import record
+    from readme_tables import cobahh_headline
+
+    headline = cobahh_headline(record.read(args.benchmark_json))
+    if not headline:
+        raise SystemExit(f"No results for 4000 neurons, 200 ms in {args.benchmark_json}: run benchmarks/cobahh.py.")
+    results = list(headline.values())
     order = ["cpp_standalone", "cython", "numpy", "cuda_standalone"]
     targets = sorted({r["target"] for r in results}, key=lambda t: order.index(t) if t in order else len(order))
-    methods = ["exponential_euler", "lut_exponential_euler"]
-    labels = {"exponential_euler": "tables + exponential_euler",
-              "lut_exponential_euler": "tables + lut_exponential_euler (no exp)"}
-    fig, ax = plt.subplots(figsize=(7, 3.6))
-    width = 0.38
-    for k, method in enumerate(methods):
-        rows = {r["target"]: r for r in results if r["method"] == method}
-        x = [i + (k - 0.5) * width for i, t in enumerate(targets) if t in rows]
-        values = [rows[t]["speedup"] for t in targets if t in rows]
-        bars = ax.bar(x, values, width, color=f"C{k}", label=labels[method])
-        ax.bar_label(bars, labels=[f"{v:.1f}x" for v in values], fontsize=8)
+    bars = [("control", "exact equations, subexpressions once (control)"),
+            ("exponential_euler", "tables + exponential_euler"),
+            ("lut_exponential_euler", "tables + lut_exponential_euler (no exp)")]
+    fig, ax = plt.subplots(figsize=(7.5, 3.8))
+    width = 0.27
+    top = 1.0
+    for k, (kind, label) in enumerate(bars):
+        if kind == "control":  # the same control runs in every line of a target: take the first
+            rows = {}
+            for r in results:
+                if "control_speedup" in r:
+                    rows.setdefault(r["target"], r["control_speedup"])
+        else:
+            rows = {r["target"]: r["speedup"] for r in results if r["method"] == kind}
+        x = [i + (k - 1) * width for i, t in enumerate(targets) if t in rows]
+        values = [rows[t] for t in targets if t in rows]
+        if not values:
+            continue
+        top = max(top, *values)
+        bars_drawn = ax.bar(x, values, width, color=["0.6", "C0", "C1"][k], label=label)
+        ax.bar_label(bars_drawn, labels=[f"{v:.1f}x" for v in values], fontsize=8)
     ax.axhline(1, color="k", lw=0.6)
     ax.set_xticks(range(len(targets)), targets)
     ax.set_ylabel("speed-up over exact equations")
     first = results[0]
     ax.set_title(f"Brian2's COBAHH network: {first['neurons']} neurons, {first['duration_ms']:g} ms, "
-                 f"dt = {first['dt_ms']:g} ms, grid {first['step_mV']:g} mV", fontsize=9)
-    ax.legend(frameon=False, fontsize=8, loc="upper right")
-    ax.set_ylim(0, max(r["speedup"] for r in results) * 1.2)
+                 f"dt = {first['dt_ms']:g} ms, grid {first['step_mV']:g} mV; medians of {first['repeats']} rounds",
+                 fontsize=9)
+    machine = first["machine"]
+    ax.text(0.99, 0.97, f"{machine['cpu']}, {machine['cores']} cores, {first['date'][:10]}\n"
+            f"(benchmarks/results/cobahh.jsonl)", transform=ax.transAxes, ha="right", va="top", fontsize=7,
+            color="0.35")
+    ax.legend(frameon=False, fontsize=8, loc="upper left")
+    ax.set_ylim(0, top * 1.3)
     fig.tight_layout()
     save(fig, "speedup.png")
 

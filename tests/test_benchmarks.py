@@ -108,3 +108,12 @@ def test_pyrates_peer(tmp_path):
     line = run_benchmark(tmp_path, "wilson_cowan.py", "--n", "40", "--repeats", "1", "--peer")
     assert line["pyrates"]["versions"]["pyrates"] == "1.2.3"
     assert line["pyrates"]["float64"]["max_rel_diff"] < 1e-10 and line["pyrates"]["float32"]["max_rel_diff"] < 1e-4
+
+
+def test_readme_agrees_with_results():
+    """Every generated table and quoted number in README.rst is what benchmarks/readme_tables.py makes of the results."""
+    result = subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks", "readme_tables.py"), "--check"],
+                            capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert result.returncode == 0, "run `python benchmarks/readme_tables.py`:\n" + result.stdout[-3000:]
+    with open(os.path.join(ROOT, "README.rst")) as readme:
+        assert "issue tracker" not in readme.read()
