@@ -222,8 +222,8 @@ class _Fetched:
 def cuda_setup():
     """
     brian2cuda's device, and what its build needs beyond Brian2's defaults:
-    C++17 for nvcc and gcc (CUB refuses C++11) and, where the CUDA toolkit has
-    no cuRAND, the one of the ``nvidia-curand`` wheel (headers, a
+    C++17 for nvcc and gcc (CUB refuses C++11) and, where the CUDA toolkit of
+    ``nvcc`` has no cuRAND, the one of the ``nvidia-curand`` wheel (headers, a
     ``libcurand.so`` link and an rpath for the binary). The GPU and its
     compute capability are detected by brian2cuda.
     """
@@ -234,6 +234,10 @@ def cuda_setup():
         "-std=c++17"]
     prefs.codegen.cpp.extra_compile_args_gcc = [
         a for a in prefs.codegen.cpp.extra_compile_args_gcc if not a.startswith("-std")] + ["-std=c++17"]
+    nvcc = shutil.which("nvcc")
+    toolkit = os.path.dirname(os.path.dirname(os.path.realpath(nvcc))) if nvcc else None
+    if toolkit and os.path.exists(os.path.join(toolkit, "include", "curand.h")):
+        return  # the toolkit's own cuRAND matches its nvcc
     try:
         import nvidia
     except ImportError:
