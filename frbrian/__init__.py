@@ -24,7 +24,7 @@ never needs torch.
 from .brian import RateNetwork
 from .bridges import PopulationRate, poisson_spikes, population_rate, rate_input
 from .analysis import SteadyState, SteadyStateError, linear_response, paradoxical_response, stability, steady_state
-from .kernels import Coupling, DenseCoupling, Exponential, Gaussian, Grid, Kernel, WrappedGaussian
+from .kernels import Coupling, DenseCoupling, Exponential, Gaussian, Grid, Kernel, ResolutionWarning, WrappedGaussian
 from .transfer import Transfer, power_law, sigmoid, tanh, threshold_linear, transfer_function
 
 # name -> module, imported on first access (they need torch)
@@ -42,7 +42,7 @@ def __getattr__(name):
 
 __all__ = [
     "Transfer", "power_law", "sigmoid", "tanh", "threshold_linear", "transfer_function",
-    "Grid", "Kernel", "Gaussian", "WrappedGaussian", "Exponential", "Coupling", "DenseCoupling",
+    "Grid", "Kernel", "Gaussian", "WrappedGaussian", "Exponential", "Coupling", "DenseCoupling", "ResolutionWarning",
     "RateNetwork", "poisson_spikes", "rate_input", "population_rate", "PopulationRate",
     "SteadyState", "SteadyStateError", "steady_state", "linear_response", "stability", "paradoxical_response",
 ]

@@ -90,13 +90,15 @@ class RateNetwork(BrianObject):
             raise ValueError(f"Give one tau and one transfer function, or one per cell type ({types}).")
         for value in taus:
             fail_for_dimension_mismatch(value, second, "The time constants tau")
-            if not float(value) > 0:
-                raise ValueError(f"The time constants must be positive; got {value}.")
+            if not (float(value) > 0 and np.isfinite(float(value))):
+                raise ValueError(f"The time constants tau must be positive and finite; got {value}.")
         for what, value in (("drive", drive), ("initial", initial)):
             if not isinstance(value, str) and not _broadcasts(np.shape(value), (types, coupling.size)):
                 raise ValueError(f"The {what} must be one value or broadcast to shape (types, size) = "
                                  f"{(types, coupling.size)}; got shape {np.shape(value)}.")
         fail_for_dimension_mismatch(initial, Hz, "The initial rates")
+        for what, value in (("drive", drive), ("initial", np.asarray(initial / Hz))):
+            _check_finite(what, value)
         self.taus = taus
         self.transfers = [transfer_function(f) for f in transfers]  # all checks before any group exists
         self.drive, self.initial, self.dynamics = drive, initial, dynamics
@@ -157,6 +159,15 @@ class RateNetwork(BrianObject):
     def _couple(self):
         for target, current in zip(self._inputs, self.coupling(np.stack(self._rates))):
             target[:] = current
+
+
+def _check_finite(what, value):
+    """NaN or inf in a numeric argument would turn every unit it reaches into NaN, silently."""
+    if isinstance(value, str):
+        return
+    bad = ~np.isfinite(np.asarray(value, dtype=float))
+    if bad.any():
+        raise ValueError(f"The {what} contains NaN or infinite values ({int(bad.sum())} of {bad.size}).")
 
 
 def _broadcasts(shape, target):

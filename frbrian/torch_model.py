@@ -563,8 +563,8 @@ class RateModel(torch.nn.Module):
         if self.grid is not None:
             self._kernel_parameters(coupling.kernels, as_tensor)
         taus = _seconds(tau, "The time constants tau") * np.ones(types)
-        if taus.shape != (types,) or not np.all(taus > 0):
-            raise ValueError(f"Give one positive tau, or one per cell type ({types}); got {tau}.")
+        if taus.shape != (types,) or not np.all((taus > 0) & np.isfinite(taus)):
+            raise ValueError(f"Give one positive tau (finite), or one per cell type ({types}); got {tau}.")
         self.tau = torch.nn.Parameter(as_tensor(taus))
         transfers = list(transfer) if isinstance(transfer, (list, tuple)) else [transfer] * types
         if len(transfers) != types:
@@ -587,10 +587,14 @@ class RateModel(torch.nn.Module):
             raise TypeError(f"The {what} of a RateModel must be numbers (give a time-dependent drive to "
                             "trajectory(drive=...)); got {value!r}.")
         try:
-            return np.broadcast_to(np.asarray(value, dtype=float), (self.types, self.size)).copy()
+            array = np.broadcast_to(np.asarray(value, dtype=float), (self.types, self.size)).copy()
         except ValueError:
             raise ValueError(f"The {what} must be one value or broadcast to shape (types, size) = "
                              f"{(self.types, self.size)}; got shape {np.shape(value)}.") from None
+        if not np.all(np.isfinite(array)):
+            raise ValueError(f"The {what} contains NaN or infinite values ({int(np.sum(~np.isfinite(array)))} of "
+                             f"{array.size}).")
+        return array
 
     def _kernel_parameters(self, kernels, as_tensor):
         """One (types, types) parameter per kernel constant; pairs without that constant hold 1 (unused)."""

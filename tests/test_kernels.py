@@ -59,6 +59,11 @@ def test_wrapped_gaussian_is_periodic_and_complete():
         (lambda: Grid((3, 3, 3)), "1-D or 2-D"),
         (lambda: Grid((10,), extent=(1, -1)), "high > low"),
         (lambda: WrappedGaussian(0.2).matrix(Grid((10,))), "needs a periodic grid"),
+        (lambda: Gaussian(np.nan), "width sigma of a kernel must be positive and finite; got nan"),
+        (lambda: Exponential(np.inf), "length scale of a kernel must be positive and finite; got inf"),
+        (lambda: np.nan * Gaussian(0.2), "constant factor or term of a kernel must be finite"),
+        (lambda: Gaussian(0.2) + np.inf, "constant factor or term of a kernel must be finite"),
+        (lambda: Grid((10,), extent=(-np.inf, 1)), "extent must be two finite numbers"),
     ],
 )
 def test_bad_input(make, match):
@@ -85,3 +90,38 @@ def test_coupling_bad_shapes():
         Coupling(Grid((10,)), [[1.0, 2.0]], Gaussian(0.1))
     with pytest.raises(ValueError, match="one per pair"):
         Coupling(Grid((10,)), np.eye(2), [[Gaussian(0.1)]])
+
+
+@pytest.mark.parametrize("grid, kernel", [
+    (Grid((51,)), Gaussian(1e-6)),              # 40,000 times narrower than a cell
+    (Grid((51,)), Gaussian(0.008)),             # a fifth of a cell: 90% too much mass
+    (Grid((51,)), Exponential(0.01)),           # a quarter of a cell: 2.1 times the mass
+    (Grid((26, 26)), Gaussian(0.25) + Gaussian(0.005)),  # one narrow part of a sum, on a 2-D grid
+])
+def test_a_kernel_narrower_than_the_grid_is_refused(grid, kernel):
+    """Sampled once per cell, such a kernel weighs a unit's neighbours wrongly: Gaussian(1e-6) on a 0.04 grid gave
+    the inputs [3351, 9894] for uniform rates instead of W 1 = [0.21, 0.62]."""
+    from frbrian.kernels import Coupling
+
+    spacing = " x ".join([f"{grid.cell:g}"] * grid.ndim)
+    for make in (lambda: Coupling(grid, [[0.1, 0.11], [0.3, 0.32]], kernel), lambda: kernel.matrix(grid),
+                 lambda: kernel.convolver(grid)):
+        with pytest.raises(ValueError, match=f"too narrow for the grid spacing {spacing}: the grid does not resolve"):
+            make()
+
+
+@pytest.mark.parametrize("kernel, off", [(Gaussian(0.012), 0.34), (Exponential(0.02), 0.32)])
+def test_a_kernel_poorly_resolved_by_the_grid_is_warned_about(kernel, off):
+    from frbrian.kernels import Coupling, ResolutionWarning
+
+    with pytest.warns(ResolutionWarning, match=f"poorly resolved by the grid spacing 0.04. .* \\({off:.0%} off\\)"):
+        Coupling(Grid((51,)), [[0.2]], kernel)
+
+
+def test_a_kernel_as_wide_as_a_cell_gives_the_weights():
+    from frbrian.kernels import Coupling
+
+    weights = np.array([[0.1, 0.11], [0.3, 0.32]])
+    coupling = Coupling(Grid((51,)), weights, Gaussian(0.04))  # one cell
+    inputs = coupling(np.ones((2, 51)))[:, 25]  # far from the edges (6 widths)
+    assert np.allclose(inputs, weights @ np.ones(2), rtol=1e-6)  # [0.21, 0.62]

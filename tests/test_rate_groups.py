@@ -120,6 +120,12 @@ def test_store_restore():
         (dict(tau=10 * ms, drive=np.ones((2, 20))), ValueError, "drive.*shape"),
         (dict(tau=10 * ms, initial=np.ones((3, 21)) * Hz), ValueError, "initial.*shape"),
         (dict(tau=10 * ms, initial=1 * mV), DimensionMismatchError, "initial rates"),
+        (dict(tau=np.nan * ms), ValueError, "tau must be positive and finite"),
+        (dict(tau=[10 * ms, np.inf * ms]), ValueError, "tau must be positive and finite"),
+        (dict(tau=10 * ms, drive=np.nan), ValueError, r"drive contains NaN or infinite values \(1 of 1\)"),
+        (dict(tau=10 * ms, drive=np.where(np.arange(42).reshape(2, 21) == 5, np.inf, 0.5)), ValueError,
+         r"drive contains NaN or infinite values \(1 of 42\)"),
+        (dict(tau=10 * ms, initial=np.full((2, 21), np.nan) * Hz), ValueError, "initial contains NaN"),
     ],
 )
 def test_bad_input(kwargs, error, match):
@@ -135,7 +141,11 @@ def test_bad_input(kwargs, error, match):
         (lambda: DenseCoupling(np.ones((3, 3)), types=2), ValueError, "cannot be split"),
         (lambda: DenseCoupling(np.ones((2, 2)) * mV), DimensionMismatchError, "1/Hz"),
         (lambda: Coupling(Grid((5,)), np.ones((2, 3)), Gaussian(0.1)), ValueError, "square matrix"),
-        (lambda: Coupling(Grid((5,)), np.ones((2, 2)) * ms, Gaussian(0.1)), None, None),
+        (lambda: Coupling(Grid((5,)), np.ones((2, 2)) * ms, Gaussian(0.5)), None, None),
+        (lambda: DenseCoupling(np.array([[0.1, np.nan], [0.0, 0.1]])), ValueError,
+         r"weights contain NaN or infinite values \(1 of 4, the first at index \(0, 1\)\)"),
+        (lambda: Coupling(Grid((5,)), [[1.0, np.inf], [1.0, 1.0]], Gaussian(0.5)), ValueError,
+         "weights contain NaN or infinite"),
     ],
 )
 def test_bad_weights(make, error, match):

@@ -293,3 +293,17 @@ def test_a_deadline_stops_the_long_loops():
         model.trajectory(1000.0, 1e-4)  # 10^7 steps: some 1000 s without the check
     # a few steps late at most; the margin is for a busy machine's scheduling
     assert time.perf_counter() - start < 1.5 * limit + 10 * step
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(drive=np.nan), r"drive contains NaN or infinite values \(22 of 22\)"),
+    (dict(tau=[10 * ms, np.inf * ms]), r"one positive tau \(finite\)"),
+    (dict(tau=np.nan), r"one positive tau \(finite\)"),
+    (dict(baseline=np.array([[1.0] * 11, [np.inf] + [1.0] * 10]) * Hz), r"baseline contains NaN .*\(1 of 22\)"),
+    (dict(initial=np.nan * Hz), "initial contains NaN"),
+])
+def test_non_finite_numbers_are_refused(kwargs, match):
+    arguments = dict(tau=[10 * ms, 5 * ms], transfer=power_law(), drive=0.5)
+    arguments.update(kwargs)
+    with pytest.raises(ValueError, match=match):
+        RateModel(Coupling(Grid((11,)), WEIGHTS, Gaussian(0.2)), **arguments)
