@@ -3,6 +3,8 @@ Regular grids of rate units and translation-invariant coupling kernels on
 them, as dense weight matrices and as FFT convolutions from one definition.
 """
 
+import os
+import sys
 import warnings
 from dataclasses import dataclass
 
@@ -188,7 +190,15 @@ def _check_resolved(kernel, grid, cells=4, refine=8):
                          f"resolve it. {details}; for coupling within each unit only, a DenseCoupling with a "
                          "diagonal matrix.")
     warnings.warn(f"The kernel {kernel!r} is poorly resolved by the grid spacing {spacing}. {details}.",
-                  ResolutionWarning, stacklevel=2)
+                  ResolutionWarning, stacklevel=_outside_frbrian())
+
+
+def _outside_frbrian():
+    """The ``stacklevel`` of the first caller outside this package: a warning points at the user's line."""
+    package, frame, level = os.path.dirname(os.path.abspath(__file__)), sys._getframe(1), 1
+    while frame is not None and os.path.dirname(os.path.abspath(frame.f_code.co_filename)) == package:
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 def _kernel(value):

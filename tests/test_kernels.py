@@ -114,8 +114,10 @@ def test_a_kernel_narrower_than_the_grid_is_refused(grid, kernel):
 def test_a_kernel_poorly_resolved_by_the_grid_is_warned_about(kernel, off):
     from frbrian.kernels import Coupling, ResolutionWarning
 
-    with pytest.warns(ResolutionWarning, match=f"poorly resolved by the grid spacing 0.04. .* \\({off:.0%} off\\)"):
+    message = f"poorly resolved by the grid spacing 0.04. .* \\({off:.0%} off\\)"
+    with pytest.warns(ResolutionWarning, match=message) as caught:
         Coupling(Grid((51,)), [[0.2]], kernel)
+    assert caught[0].filename == __file__  # it points at the caller's line
 
 
 def test_a_kernel_as_wide_as_a_cell_gives_the_weights():

@@ -18,6 +18,8 @@ torch.set_num_threads(1)  # small FFTs and solves: threads only add overhead on 
 from frbrian.torch_model import RateModel, TorchTransfer  # noqa: E402
 
 WEIGHTS = [[1.0, -1.0], [1.0, -0.5]]  # 1/Hz
+# Coarse grids on purpose (small, fast models): the tests compare implementations of the same discretised coupling.
+pytestmark = pytest.mark.filterwarnings("ignore::frbrian.kernels.ResolutionWarning")
 
 
 def mixed_kernels():
