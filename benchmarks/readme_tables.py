@@ -252,7 +252,7 @@ def part_fit():
     if noisy:
         use(noisy)
         sentences.append(
-            f"With {g(noisy['data_noise'] * 100, 2)} % noise and ``--regularization {g(noisy['regularization'])}``: "
+            f"With {noisy['data_noise'] * 100:g} % noise and ``--regularization {noisy['regularization']:g}``: "
             f"{g(noisy['seconds'], 2)} s, error {g(noisy['loss'], 2)} (the true parameters on the same data: "
             f"{g(noisy['data_truth_loss'], 2)}).")
     if gradient:
@@ -288,7 +288,7 @@ def substitutions():
         low, high = min(speedups, key=speedups.get), max(speedups, key=speedups.get)
         defs["cobahh-range"] = (f"{g(speedups[low], 2)}x ({low[0]}, ``{low[1]}``) to {g(speedups[high], 2)}x "
                                 f"({high[0]}, ``{high[1]}``)")
-        defs["cobahh-dv"] = f"{g(max(line['max_dv_first_5ms_mV'] for line in headline.values()), 2)} mV"
+        defs["cobahh-dv"] = f"{g(max(line['max_dv_first_5ms_mV'] for line in headline.values()))} mV"
     frmodels = frmodels_lines().get((1501,))
     if frmodels and "frmodels" in frmodels:
         defs["frmodels-1501"] = (f"{g(frmodels['speedup_vs_frmodels'], 2)}x faster ({g(frmodels['seconds'], 2)} s "
