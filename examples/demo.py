@@ -99,6 +99,8 @@ def main():
             dv = np.max(np.abs(exact_trace.v[:, first] - trace.v[:, first])) / mV
             line += f"  speed-up {speedup:5.2f}x  max |dv| (first 5 ms, {len(trace.record)} neurons) {dv:.4f} mV"
         print(line)
+    print("\nMeasured as benchmarks/cobahh.py measures the README's table (200 ms there, with a control run of the\n"
+          "exact equations with repeated subexpressions removed); on a busy machine the ratios drift by 30 % or more.")
 
 
 if __name__ == "__main__":
