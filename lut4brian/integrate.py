@@ -10,6 +10,7 @@ from brian2.equations.equations import Equations
 from brian2.parsing.sympytools import str_to_sympy, sympy_to_str
 from brian2.stateupdaters.base import StateUpdateMethod, extract_method_options
 from brian2.stateupdaters.exponential_euler import exponential_euler
+from brian2.utils.logger import get_logger
 
 from ._brian_internals import register_function
 from .grid import ExpressionTable, Grid
@@ -18,14 +19,18 @@ from .table import GridIndex, Table, _padded
 
 __all__ = ["StepTable", "LutExponentialEuler", "lut_exponential_euler", "optimise_update"]
 
+logger = get_logger(__name__)
+
 
 class StepTable(Table):
     """
     One of the two tables of an exact gating step ``x <- x*D(v) + K(v)`` for
-    one time step ``dt`` (unitless, in seconds), on the grid of the rate table
-    ``Q``: the decay ``D = exp(-dt*Q)``, or the input ``K = S*(1 - D)`` for a
-    steady state ``S`` (a number or a table). For each group it is computed
-    from the values that ``Q`` and ``S`` take for that group.
+    time step ``dt``, on the grid of the rate table ``Q``: the decay
+    ``D = exp(-dt*Q)``, or the input ``K = S*(1 - D)`` for a steady state
+    ``S`` (a number or a table). For each group it is computed from the
+    group's own ``dt`` and the values that ``Q`` and ``S`` take for that
+    group, so the code that calls it is the same for every ``dt``; its own
+    values are for ``dt`` (unitless, in seconds).
     """
 
     def __init__(self, rate, dt, steady=None):
@@ -34,7 +39,8 @@ class StepTable(Table):
         Table.__init__(self, self.values_for(None)[:-1], rate.low, rate.step, name=f"{rate.name}_{kind}*")
 
     def values_for(self, owner):
-        decay = np.exp(-self.dt * self.rate.values_for(owner))
+        dt = float(owner.clock.dt_) if hasattr(owner, "clock") else self.dt
+        decay = np.exp(-dt * self.rate.values_for(owner))
         if self.steady is None:
             return decay
         if not isinstance(self.steady, Table):
@@ -46,13 +52,13 @@ class StepTable(Table):
         return _padded(self.steady.sample(rate_grid, self.steady.constants_for(owner))) * (1 - decay)
 
 
-#: Step tables by (rate table, steady state, dt): built once per clock step and kept.
+#: Step tables by (rate table, steady state): built once and kept.
 _step_tables = {}
 
 
 def step_table(rate, dt, steady=None):
-    """The decay (``steady=None``) or input `StepTable` of ``rate`` for the time step ``dt`` (seconds)."""
-    key = (rate.name, getattr(steady, "name", steady), dt)
+    """The decay (``steady=None``) or input `StepTable` of ``rate``, first made for the time step ``dt`` (seconds)."""
+    key = (rate.name, getattr(steady, "name", steady))
     if key not in _step_tables:
         _step_tables[key] = StepTable(rate, dt, steady)
         register_function(_step_tables[key])
@@ -203,6 +209,11 @@ class LutExponentialEuler(StateUpdateMethod):
             return exponential_euler(equations, variables, method_options)
         dt = float(variables["dt"].owner.dt_)
         gates = _gates(equations, dt)
+        if not gates:
+            logger.info("lut_exponential_euler found no gate dx/dt = Q(v)*(x_inf(v) - x) with a tabulated "
+                        "rate Q (a gate with a constant time constant needs none): it integrates these "
+                        "equations as exponential_euler does, with common subexpressions computed once.",
+                        name_suffix="no_gates", once=True)
         others = Equations([eq for eq in equations.ordered if eq.varname not in gates])
         code = exponential_euler(others, variables, method_options) if others.diff_eq_names else ""
         code += "".join(f"\n_{name} = {sympy_to_str(update)}\n{name} = _{name}" for name, update in gates.items())

@@ -18,14 +18,18 @@ from brian2.utils.logger import get_logger
 
 from ._brian_internals import register_function
 from .grid import ExpressionTable, Grid, coarsest_grid
+from .table import Table
 from .preferences import tables_enabled
 
 __all__ = ["tabulate", "tabulated"]
 
 logger = get_logger(__name__)
 
-#: Names that change during a run even though no equation defines them.
-_RUN_TIME_NAMES = {"t", "dt", "t_in_timesteps", "i", "j", "N", "lastspike", "not_refractory"}
+#: Names that change during a run, or that the group defines, though no equation does
+#: (the last ones are SpatialNeuron's compartment variables).
+_RUN_TIME_NAMES = {"t", "dt", "t_in_timesteps", "i", "j", "N", "lastspike", "not_refractory",
+                   "area", "diameter", "length", "distance", "x", "y", "z", "Cm", "Ri", "volume",
+                   "r_length_1", "r_length_2"}
 _IMPURE_FUNCTIONS = {"rand", "randn", "poisson", "timestep"}
 #: sympy class names of Brian2's deterministic default functions.
 _PURE_SYMPY_FUNCTIONS = {
@@ -33,6 +37,9 @@ _PURE_SYMPY_FUNCTIONS = {
     for name in DEFAULT_FUNCTIONS
     if name not in _IMPURE_FUNCTIONS and name not in ("clip",)
 }
+#: Functions that jump: linear interpolation across a jump is wrong on a whole
+#: grid interval, so expressions with them (or with comparisons) stay exact.
+_JUMPING_SYMPY_FUNCTIONS = {"int_", "floor", "ceil", "sign"}
 
 
 def tabulate(equations, namespace=None, level=0, tolerance=None, **grid):
@@ -225,11 +232,21 @@ class _Rewriter:
         self.tables = {}  # sympy expression -> ExpressionTable
         self.functions = {n: f for n, f in DEFAULT_FUNCTIONS.items() if n not in _IMPURE_FUNCTIONS}
         external = equations.identifiers - set(equations.names) - _RUN_TIME_NAMES - {grid.name}
-        for name in external:
+        unresolved = []
+        for name in sorted(external):
             value = resolve(name)
-            if _is_constant(value):
+            if value is None:
+                unresolved.append(name)
+            elif _is_constant(value):
                 self.constants[name] = value if isinstance(value, Quantity) else Quantity(value)
+        if unresolved:
+            logger.warn(
+                f"lut4brian could not resolve {', '.join(repr(n) for n in unresolved)} when tabulating: "
+                "expressions with these names are not tabulated. Define them before calling tabulate, "
+                "or pass them in its namespace= argument.", name_suffix="unresolved")
+        self.jumps = set()
         self._var_only_subexpressions()
+        self.membrane = self._membrane_equations()
 
     # --- what depends on the table variable only -------------------------
     # Subexpressions that depend only on the table variable stay symbols while
@@ -240,7 +257,21 @@ class _Rewriter:
         names = {str(s) for s in expr.free_symbols} - {self.grid.name}
         if not names <= set(self.constants) | self.inline_names:
             return False
+        jumps = ([f for f in expr.atoms(sympy.Function) if type(f).__name__ in _JUMPING_SYMPY_FUNCTIONS]
+                 or expr.atoms(sympy.core.relational.Relational))
+        if jumps:
+            self.jumps.update(sympy_to_str(f) for f in jumps if self.var in f.free_symbols)
+            return False
         return all(type(f).__name__ in _PURE_SYMPY_FUNCTIONS for f in expr.atoms(sympy.Function))
+
+    def _has_linear_factor(self, expr):
+        """True for a product with a factor linear in the table variable, such as (v - E_Na)."""
+        factors = expr.args if isinstance(expr, sympy.Mul) else (expr,)
+        for factor in map(self._expand, factors):
+            if self.var in factor.free_symbols and factor.is_polynomial(self.var):
+                if sympy.degree(factor, self.var) == 1:
+                    return True
+        return False
 
     def _expand(self, expr):
         return expr.xreplace(self.inline)
@@ -303,6 +334,8 @@ class _Rewriter:
             for arg in expr.args:
                 constant = isinstance(expr, sympy.Mul) and self.var not in self._expand(arg).free_symbols
                 wanted = self._worth_a_table(arg) or (self._only_var(arg) and (constant or not keep_linear))
+                if keep_linear and isinstance(expr, sympy.Add) and self._has_linear_factor(arg):
+                    wanted = False  # a current g*m_inf(v)*(v - E): the table goes inside, (v - E) outside
                 (outside if self._is_power_of_table(arg) or not wanted else inside).append(arg)
             group = expr.func(*inside)
             if self._worth_a_table(group):
@@ -340,16 +373,55 @@ class _Rewriter:
         steady_call = self._table_call(steady, f"{varname}_inf") if self._worth_a_table(steady) else steady
         return rate_call * (steady_call - x)
 
+    def _membrane_equations(self):
+        """
+        The equations Brian2 treats as the membrane equation: the table
+        variable's own (`NeuronGroup`) or ``Im`` (`SpatialNeuron`, where the
+        variable is not defined in the equations), with every subexpression
+        they use, such as the currents they sum.
+        """
+        if self.grid.name in self.equations.diff_eq_names:
+            root = self.grid.name
+        elif self.grid.name not in self.equations and "Im" in self.equations:
+            root = "Im"
+        else:
+            return set()
+        names, todo = set(), [root]
+        while todo:
+            name = todo.pop()
+            if name in names or name in self.inline_names:
+                continue
+            names.add(name)
+            todo += [n for n in self.equations[name].expr.identifiers if n in self.equations.subexpr_names]
+        return names
+
     def _rewrite(self, eq):
         if eq.varname in self.inline_names:
             return None  # inlined wherever it is used; kept exact for monitors
         expr = str_to_sympy(eq.expr.code)
+        if eq.varname in self.membrane and self.grid.name not in self.equations:
+            self._refuse_tables_in_membrane_current(eq, expr)
+            return None  # SpatialNeuron differentiates Im with respect to v: no table can be there
+        if eq.varname in self.membrane:
+            # linear factors hidden in subexpressions (I_Ca = g*m_inf(v)*(v - E_Ca), v*G(v) in a GHK
+            # current) must be seen; other subexpressions stay symbols (see _is_power_of_table)
+            expr = expr.xreplace({s: e for s, e in self.inline.items() if self._has_linear_factor(e)})
         new = None
         if eq.type == DIFFERENTIAL_EQUATION and eq.varname != self.grid.name:
             new = self._gating(expr, eq.varname)
         if new is None:
-            new = self._replace(expr, eq.varname, keep_linear=eq.varname == self.grid.name)
+            new = self._replace(expr, eq.varname, keep_linear=eq.varname in self.membrane)
         return None if new == expr else new
+
+    def _refuse_tables_in_membrane_current(self, eq, expr):
+        tables = [f for f in expr.atoms(sympy.Function)
+                  if isinstance(DEFAULT_FUNCTIONS.get(type(f).__name__), Table) and self.var in f.free_symbols]
+        if tables:
+            raise ValueError(
+                f"'{eq.varname} = {eq.expr.code}' calls the table(s) {', '.join(map(sympy_to_str, tables))} "
+                f"of '{self.grid.name}', but SpatialNeuron differentiates the membrane current Im and what it "
+                f"uses with respect to '{self.grid.name}', which a table cannot provide. Write these terms "
+                "with their exact expressions; lut4brian keeps them exact and tabulates the gates.")
 
     def run(self):
         rewritten = []
@@ -359,6 +431,13 @@ class _Rewriter:
                 eq = SingleEquation(eq.type, eq.varname, dimensions=eq.dim, var_type=eq.var_type,
                                     expr=Expression(sympy_to_str(new)), flags=eq.flags)
             rewritten.append(eq)
+        if self.jumps:
+            logger.info(f"Kept exact, since they jump within the grid of '{self.grid.name}': "
+                        + ", ".join(sorted(self.jumps)) + ".", name_suffix="jumps")
+        spatial_exact = sorted(self.membrane) if self.grid.name not in self.equations else []
+        if spatial_exact:
+            logger.info(f"Kept exact for SpatialNeuron, which differentiates them with respect to "
+                        f"'{self.grid.name}': {', '.join(spatial_exact)}.", name_suffix="membrane_current")
         if not self.tables:
             logger.warn(
                 f"Nothing in these equations is worth tabulating over '{self.grid.name}': "

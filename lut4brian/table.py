@@ -241,7 +241,12 @@ class _OnGrid(_Sampled, Nameable, CacheKey):
     (``size`` points) that records how far its argument left the grid.
     """
 
-    _cache_irrelevant_attributes = {"_id", "values_", "extremes_", "pyfunc", "implementations"}
+    @property
+    def _state_tuple(self):
+        # What Brian2's cache of state updaters keys on: the generated code
+        # depends on a table's name and grid, never on its values (they are
+        # looked up for each group when its code is generated).
+        return (type(self).__name__, self.name, self.grid_key)
 
     def _set_grid(self, low, step, size):
         fail_for_dimension_mismatch(low, step, "The grid start and step must have the same unit.")
