@@ -123,7 +123,7 @@ def part_cobahh_build():
         return ""
     text = ("Code generation and compilation come on top, once (``build_s``, all the networks of one run): "
             + "; ".join(parts) + " (cython reuses the modules that earlier runs compiled into "
-            "``build/cython_cache``; a cold cache costs some seconds per network).")
+            "``build/cython_cache``).")
     controls = [line for line in cobahh_headline().values() if "control_max_dv_first_5ms_mV" in line]
     if controls:
         same = all(line["spikes_control"] == line["spikes_exact"] for line in controls)
