@@ -211,6 +211,31 @@ def coarsest_grid(code, grid, constants, functions, rtol, atol):
     return grid.with_points(passing)
 
 
+def _warn_of_poles_between_points(code, grid, values, constants, functions):
+    """
+    Warn where the expression, half-way between two grid points, is not
+    finite, or larger than at both where it changes sign between them (a
+    zero crossing is smaller there), or more than twice as large: a pole (such as 1/(v + E)
+    with E off the grid) or a feature narrower than the step, which linear
+    interpolation would cut across.
+    """
+    middle = Grid(grid.name, grid.low + 0.5 * grid.step, grid.high, grid.step)
+    with np.errstate(all="ignore"):
+        between = np.asarray(_evaluate(code, grid.name, middle.points, constants, functions))
+    values = np.asarray(values)
+    n = min(len(between), len(values) - 1)
+    between, ends = between[:n], np.maximum(np.abs(values[:n]), np.abs(values[1:n + 1]))
+    sign_change = np.sign(values[:n]) * np.sign(values[1:n + 1]) < 0
+    beyond = np.abs(between) > np.where(sign_change, 1, 2) * ends + 1e-300
+    suspicious = np.flatnonzero(~np.isfinite(between) | beyond)
+    if suspicious.size:
+        where = Quantity(np.asarray(middle.points)[suspicious[:3]], dim=grid.dim)
+        logger.warn(
+            f"The expression '{code}' has a pole or a feature narrower than the grid step {grid.step} "
+            f"between grid points of '{grid.name}' (near {', '.join(str(w) for w in where)}): the table "
+            "interpolates across it. Use a finer grid, or a grid with a point on it.", name_suffix="pole")
+
+
 class ExpressionTable(Table):
     """
     A `Table` of an expression with external constants. Like every Brian2
@@ -229,7 +254,9 @@ class ExpressionTable(Table):
         self.functions = functions
         self._by_constants = {}
         self.constants = dict(constants)
-        Table.__init__(self, evaluate_on_grid(code, grid, constants, functions), grid.low, grid.step, name=name)
+        values = evaluate_on_grid(code, grid, constants, functions)
+        _warn_of_poles_between_points(code, grid, values, constants, functions)
+        Table.__init__(self, values, grid.low, grid.step, name=name)
 
     def retabulate(self, constants):
         """Take ``constants`` as the table's own values of its constants (same names)."""

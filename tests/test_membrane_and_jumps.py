@@ -189,3 +189,12 @@ def test_repeated_runs_reuse_the_state_updater_and_follow_dt():
         values.append(float(group.m[0]))
     assert values[0] > 0.06  # one step of 0.1 ms from m = 0 at -20 mV
     assert abs(values[1] - values[0]) < 1e-3 * values[0]  # not the decay tables of dt = 0.01 ms
+
+
+def test_a_pole_between_grid_points_is_reported():
+    with catch_logs(only_from=("lut4brian",)) as logs:
+        tabulate("dx/dt = mV/(v + 40.03*mV)/ms : 1\nv : volt", v=(-50 * mV, -30 * mV, 0.1 * mV))
+    assert any("pole" in message and "near -40.05 mV" in message for _, _, message in logs)
+    with catch_logs(only_from=("lut4brian",)) as logs:  # a smooth function: no warning
+        tabulate(models.cobahh()[0], v=GRID, namespace=models.cobahh()[1])
+    assert not any("pole" in message for _, _, message in logs)
