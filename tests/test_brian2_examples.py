@@ -7,8 +7,8 @@ COBAHH, Hodgkin & Huxley 1952 and Wang & Buzsaki 1996).
 
 import numpy as np
 from brian2 import (
-    Network, NeuronGroup, SpikeMonitor, cm, defaultclock, mV, ms, msiemens, prefs, siemens, uF,
-    ufarad, umetre,
+    Network, NeuronGroup, SpikeMonitor, cm, defaultclock, device, mV, ms, msiemens, prefs, set_device, siemens,
+    uA, uF, ufarad, umetre,
 )
 
 from lut4brian import tabulate
@@ -107,3 +107,35 @@ def test_stimberg_2019_bisection_with_store_restore():
     exact, tabulated = bisection_thresholds(BISECTION), bisection_thresholds(lut)
     assert np.ptp(exact) > 5e-3  # volt: thresholds differ with gNa
     np.testing.assert_array_equal(tabulated, exact)  # every bisection decision the same
+
+
+def test_if_curve_and_morris_lecar_on_cpp_standalone(tmp_path):
+    """Exact and tabulated groups side by side in one standalone project (Morris_Lecar_1981.py runs there)."""
+    from test_membrane_and_jumps import MORRIS_LECAR, MORRIS_LECAR_CONSTANTS
+
+    set_device("cpp_standalone", directory=str(tmp_path / "standalone"), build_on_run=False)
+    defaultclock.dt = 0.01 * ms
+    monitors = {}
+    for model, equations, constants, grid in (("if", IF_CURVE, IF_CURVE_CONSTANTS, {"v": GRID}),
+                                              ("ml", MORRIS_LECAR, MORRIS_LECAR_CONSTANTS, {"V": GRID})):
+        for variant, eqs in (("exact", equations), ("lut", tabulate(equations, namespace=constants, **grid))):
+            name = f"{model}_{variant}"
+            if model == "if":
+                group = NeuronGroup(20, eqs, threshold="v > -40*mV", refractory="v > -40*mV",
+                                    method="exponential_euler", namespace=constants, name=name)
+                group.v, group.I = constants["El"], "0.7*nA * i / 20"
+            else:
+                group = NeuronGroup(17, eqs, threshold="V > 0*mV", refractory="V > 0*mV",
+                                    method="exponential_euler", namespace=constants, name=name)
+                group.I = (np.arange(17) * 25 + 100) * uA
+                group.V, group.n = constants["V_L"], "n_inf"
+            monitors[name] = SpikeMonitor(group, name=f"{name}_spikes")
+    Network(*monitors.values(), *(m.source for m in monitors.values())).run(220 * ms)
+    device.build(directory=str(tmp_path / "standalone"))
+    for model in ("if", "ml"):
+        exact, tabulated = (monitors[f"{model}_{v}"].spike_trains() for v in ("exact", "lut"))
+        assert sum(len(t) for t in exact.values()) >= 30
+        for i, times in exact.items():
+            assert len(tabulated[i]) == len(times)
+            if len(times):
+                assert np.max(np.abs(tabulated[i] - times)) <= 2 * defaultclock.dt
