@@ -33,11 +33,11 @@ IF_CURVE_CONSTANTS = dict(
 )
 
 
-def if_curve_spikes(equations, method):
-    group = NeuronGroup(20, equations, threshold="v > -40*mV", refractory="v > -40*mV", method=method,
+def if_curve_spikes(equations, method, neurons=20):
+    group = NeuronGroup(neurons, equations, threshold="v > -40*mV", refractory="v > -40*mV", method=method,
                         namespace=IF_CURVE_CONSTANTS)
     group.v = IF_CURVE_CONSTANTS["El"]
-    group.I = "0.7*nA * i / 20"
+    group.I = "0.7*nA * i / N"
     spikes = SpikeMonitor(group)
     Network(group, spikes).run(300 * ms)
     return spikes.spike_trains()
@@ -78,8 +78,8 @@ BISECTION_CONSTANTS = dict(
 )
 
 
-def bisection_thresholds(equations, iterations=6):
-    neurons = NeuronGroup(20, equations, method="rk4", threshold="v>50*mV", reset="",
+def bisection_thresholds(equations, iterations=6, size=20):
+    neurons = NeuronGroup(size, equations, method="rk4", threshold="v>50*mV", reset="",
                           namespace=BISECTION_CONSTANTS)
     neurons.gNa = "gNa_min + (gNa_max - gNa_min)*1.0*i/N"
     neurons.v = 0 * mV
@@ -89,7 +89,7 @@ def bisection_thresholds(equations, iterations=6):
     spikes = SpikeMonitor(neurons)
     net = Network(neurons, spikes)
     net.store()
-    v0, step = 25 * mV * np.ones(20), 25 * mV
+    v0, step = 25 * mV * np.ones(size), 25 * mV
     for _ in range(iterations):
         net.restore()
         neurons.v = v0
