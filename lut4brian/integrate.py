@@ -210,10 +210,10 @@ class LutExponentialEuler(StateUpdateMethod):
         dt = float(variables["dt"].owner.dt_)
         gates = _gates(equations, dt)
         if not gates:
-            logger.info("lut_exponential_euler found no gate dx/dt = Q(v)*(x_inf(v) - x) with a tabulated "
-                        "rate Q (a gate with a constant time constant needs none): it integrates these "
-                        "equations as exponential_euler does, with common subexpressions computed once.",
-                        name_suffix="no_gates", once=True)
+            logger.info(f"lut_exponential_euler found no gate dx/dt = Q(v)*(x_inf(v) - x) with a tabulated "
+                        f"rate Q among {', '.join(sorted(equations.diff_eq_names))} (a gate with a constant "
+                        "time constant needs none): it integrates them as exponential_euler does, with "
+                        "common subexpressions computed once.", name_suffix="no_gates", once=True)
         others = Equations([eq for eq in equations.ordered if eq.varname not in gates])
         code = exponential_euler(others, variables, method_options) if others.diff_eq_names else ""
         code += "".join(f"\n_{name} = {sympy_to_str(update)}\n{name} = _{name}" for name, update in gates.items())
