@@ -202,10 +202,12 @@ class _Sampled(Function):
         the values (with the repeated end point) that the compiled code reads.
         """
         self.implementations.add_dynamic_implementation("numpy", numpy_impl)
-        for target, generate in generators.items():
+        for target in generators:
+            # the generator is looked up when code is generated: tables live as long as the
+            # session (one per expression and grid), and a device may replace a generator
             self.implementations.add_dynamic_implementation(
                 target,
-                code=lambda owner, generate=generate: self._code(generate, owner, samples),
+                code=lambda owner, target=target: self._code(generators[target], owner, samples),
                 namespace=lambda owner: self._namespace(owner, samples),
                 name=self.name,
             )
