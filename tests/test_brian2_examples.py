@@ -8,7 +8,7 @@ COBAHH, Hodgkin & Huxley 1952 and Wang & Buzsaki 1996).
 import numpy as np
 from brian2 import (
     Network, NeuronGroup, SpikeMonitor, cm, defaultclock, device, mV, ms, msiemens, prefs, set_device, siemens,
-    uA, uF, ufarad, umetre,
+    uF, ufarad, umetre,
 )
 
 from lut4brian import tabulate
@@ -33,11 +33,17 @@ IF_CURVE_CONSTANTS = dict(
 )
 
 
-def if_curve_spikes(equations, method, neurons=20):
+def if_curve_group(equations, method, neurons=20, name="neurongroup*"):
+    """Unconnected neurons driven by 0 to 0.7 nA, as in the example."""
     group = NeuronGroup(neurons, equations, threshold="v > -40*mV", refractory="v > -40*mV", method=method,
-                        namespace=IF_CURVE_CONSTANTS)
+                        namespace=IF_CURVE_CONSTANTS, name=name)
     group.v = IF_CURVE_CONSTANTS["El"]
     group.I = "0.7*nA * i / N"
+    return group
+
+
+def if_curve_spikes(equations, method, neurons=20):
+    group = if_curve_group(equations, method, neurons)
     spikes = SpikeMonitor(group)
     Network(group, spikes).run(300 * ms)
     return spikes.spike_trains()
@@ -111,26 +117,17 @@ def test_stimberg_2019_bisection_with_store_restore():
 
 def test_if_curve_and_morris_lecar_on_cpp_standalone(tmp_path):
     """Exact and tabulated groups side by side in one standalone project (Morris_Lecar_1981.py runs there)."""
-    from test_membrane_and_jumps import MORRIS_LECAR, MORRIS_LECAR_CONSTANTS
+    from test_membrane_and_jumps import MORRIS_LECAR, MORRIS_LECAR_CONSTANTS, morris_lecar_group
 
     set_device("cpp_standalone", directory=str(tmp_path / "standalone"), build_on_run=False)
     defaultclock.dt = 0.01 * ms
-    monitors = {}
-    for model, equations, constants, grid in (("if", IF_CURVE, IF_CURVE_CONSTANTS, {"v": GRID}),
-                                              ("ml", MORRIS_LECAR, MORRIS_LECAR_CONSTANTS, {"V": GRID})):
-        for variant, eqs in (("exact", equations), ("lut", tabulate(equations, namespace=constants, **grid))):
-            name = f"{model}_{variant}"
-            if model == "if":
-                group = NeuronGroup(20, eqs, threshold="v > -40*mV", refractory="v > -40*mV",
-                                    method="exponential_euler", namespace=constants, name=name)
-                group.v, group.I = constants["El"], "0.7*nA * i / 20"
-            else:
-                group = NeuronGroup(17, eqs, threshold="V > 0*mV", refractory="V > 0*mV",
-                                    method="exponential_euler", namespace=constants, name=name)
-                group.I = (np.arange(17) * 25 + 100) * uA
-                group.V, group.n = constants["V_L"], "n_inf"
-            monitors[name] = SpikeMonitor(group, name=f"{name}_spikes")
-    Network(*monitors.values(), *(m.source for m in monitors.values())).run(220 * ms)
+    lut_if = tabulate(IF_CURVE, v=GRID, namespace=IF_CURVE_CONSTANTS)
+    lut_ml = tabulate(MORRIS_LECAR, V=GRID, namespace=MORRIS_LECAR_CONSTANTS)
+    groups = [if_curve_group(IF_CURVE, "exponential_euler", name="if_exact"),
+              if_curve_group(lut_if, "exponential_euler", name="if_lut"),
+              morris_lecar_group(MORRIS_LECAR, name="ml_exact"), morris_lecar_group(lut_ml, name="ml_lut")]
+    monitors = {group.name: SpikeMonitor(group) for group in groups}
+    Network(*groups, *monitors.values()).run(220 * ms)
     device.build(directory=str(tmp_path / "standalone"))
     for model in ("if", "ml"):
         exact, tabulated = (monitors[f"{model}_{v}"].spike_trains() for v in ("exact", "lut"))

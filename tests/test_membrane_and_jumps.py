@@ -32,12 +32,18 @@ MORRIS_LECAR_CONSTANTS = dict(
 )
 
 
-def morris_lecar_spikes(equations):
+def morris_lecar_group(equations, name="neurongroup*"):
+    """The example's 17 neurons, driven by 100 to 500 uA, with a threshold to count spikes."""
     neuron = NeuronGroup(17, equations, method="exponential_euler", namespace=MORRIS_LECAR_CONSTANTS,
-                         threshold="V > 0*mV", refractory="V > 0*mV")
+                         threshold="V > 0*mV", refractory="V > 0*mV", name=name)
     neuron.I = (np.arange(17) * 25 + 100) * uA
     neuron.V = MORRIS_LECAR_CONSTANTS["V_L"]
     neuron.n = "n_inf"
+    return neuron
+
+
+def morris_lecar_spikes(equations):
+    neuron = morris_lecar_group(equations)
     spikes = SpikeMonitor(neuron)
     Network(neuron, spikes).run(220 * ms)
     return spikes.spike_trains()
