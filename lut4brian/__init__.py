@@ -12,6 +12,7 @@ remain for the scripts written for it.
 
 from . import compat as lut4brian
 from . import cuda  # registers the generators for brian2cuda's device
+from .auto import AutoTablesError  # installs prefs.lut4brian.auto (inactive until set)
 from .compat import lutinit, lutinterpol
 from .integrate import lut_exponential_euler
 from .report import TableInfo, TableReport, report
@@ -20,5 +21,5 @@ from .table import GridIndex, Table, TableAt
 
 __all__ = [
     "Table", "GridIndex", "TableAt", "tabulate", "tabulated", "lut_exponential_euler", "report", "TableInfo", "TableReport",
-    "lut4brian", "lutinit", "lutinterpol",
+    "lut4brian", "lutinit", "lutinterpol", "AutoTablesError",
 ]

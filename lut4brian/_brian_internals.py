@@ -24,13 +24,20 @@ kept here, small and in one place:
   run with the public ``device.insert_code``.
 """
 
+import time
+
+from brian2.core.base import BrianObject
 from brian2.core.functions import DEFAULT_FUNCTIONS
 from brian2.core.network import Network
+from brian2.core.variables import Constant, Variable
 from brian2.devices.cpp_standalone.device import CPPStandaloneDevice
-from brian2.devices.device import get_device
+from brian2.devices.device import all_devices, get_device
+from brian2.groups.neurongroup import StateUpdater
 from brian2.units.fundamentalunits import Quantity, get_unit
 
-__all__ = ["register_function", "report_range_in_standalone", "resolve_constants", "standalone_samples"]
+__all__ = ["register_function", "report_range_in_standalone", "resolve_constants", "standalone_samples",
+           "GroupNamespace", "set_state_update_hook", "live_objects", "time_runs", "run_times", "standalone_run_time",
+           "seed_standalone_device"]
 
 
 def register_function(function):
@@ -114,7 +121,7 @@ def report_range_in_standalone(table):
         return
     record = f"brian::{table.name}_range"
     unit = str(get_unit(table.arg_dim))
-    low, high = f"{table.low_!r}", f"{table.high_!r}"
+    low, high = (repr(bound) for bound in table.bounds_)
     code = f"""
     if ({record}[0] < {low} || {record}[1] > {high}) {{
         std::cout << "WARNING lut4brian: the argument of {table.subject} left its grid "
@@ -128,3 +135,133 @@ def report_range_in_standalone(table):
 """
     if code not in device.code_lines["after_network_run"]:
         device.insert_code("after_network_run", code)
+
+
+class GroupVariable:
+    """A name that is a variable of the group (an array, a subexpression), not a constant."""
+
+    def __init__(self, name):
+        self.name = name
+
+    def __repr__(self):
+        return f"GroupVariable({self.name!r})"
+
+
+class GroupNamespace:
+    """
+    The external names of ``group`` in the run being prepared (namespace
+    ``run_namespace``), as a read-only mapping for `lut4brian.tabulate`:
+    a constant's value (`Quantity`), a function, or, for a name that is one
+    of the group's variables, a `GroupVariable` (not a constant).
+    """
+
+    def __init__(self, group, run_namespace):
+        self.group, self.run_namespace = group, run_namespace
+        self._cache = {}
+
+    def _lookup(self, name):
+        if name not in self._cache:
+            try:
+                variable = self.group.resolve_all([name], self.run_namespace, user_identifiers=set())[name]
+            except KeyError:
+                variable = None
+            if isinstance(variable, Constant):
+                variable = Quantity(variable.get_value(), dim=variable.dim)
+            elif isinstance(variable, Variable):
+                variable = GroupVariable(name)
+            self._cache[name] = variable
+        return self._cache[name]
+
+    def __contains__(self, name):
+        return self._lookup(name) is not None
+
+    def __getitem__(self, name):
+        value = self._lookup(name)
+        if value is None:
+            raise KeyError(name)
+        return value
+
+    def constants(self, names):
+        """``{name: value}`` for those of ``names`` that resolve to single numbers (the table-relevant ones)."""
+        values = {name: self._lookup(name) for name in sorted(names)}
+        return {name: value for name, value in values.items() if isinstance(value, Quantity)}
+
+
+#: The function that `StateUpdater.update_abstract_code` hands each group to (none: Brian2's own code).
+_state_update_hook = []
+
+
+def set_state_update_hook(hook):
+    """
+    Have ``hook(updater, run_namespace, generate)`` make the state-update
+    code of every `NeuronGroup` (and `SpatialNeuron`) from now on;
+    ``generate(equations=None, method=None)`` runs Brian2's own
+    ``update_abstract_code`` with other equations and integrator (``None``:
+    the group's). ``hook=None`` restores Brian2's code.
+    """
+    _state_update_hook[:] = [] if hook is None else [hook]
+
+
+def _state_update_with_hook(update_abstract_code):
+    def update_abstract_code_with_hook(self, run_namespace):
+        if not _state_update_hook:
+            return update_abstract_code(self, run_namespace)
+
+        def generate(equations=None, method=None):
+            group = self.group
+            exact = group.equations, self.method_choice
+            # Brian2 reads the equations from the group in this method; they are the
+            # group's again as soon as its code is made.
+            group.equations = exact[0] if equations is None else equations
+            self.method_choice = exact[1] if method is None else method
+            try:
+                return update_abstract_code(self, run_namespace)
+            finally:
+                group.equations, self.method_choice = exact
+
+        return _state_update_hook[0](self, run_namespace, generate)
+
+    update_abstract_code_with_hook._lut4brian = True
+    return update_abstract_code_with_hook
+
+
+if not getattr(StateUpdater.update_abstract_code, "_lut4brian", False):
+    StateUpdater.update_abstract_code = _state_update_with_hook(StateUpdater.update_abstract_code)
+
+
+def live_objects(kind):
+    """Every live Brian2 object of class ``kind`` (e.g. `SpikeMonitor`), by name."""
+    objects = [ref() for ref in BrianObject.__instances__()]
+    return sorted((obj for obj in objects if isinstance(obj, kind)), key=lambda obj: obj.name)
+
+
+#: Wall-clock seconds of every `Network.run` call since `time_runs` was called.
+run_times = []
+
+
+def time_runs():
+    """Record the duration of every `Network.run` from now on in `run_times`."""
+    if getattr(Network.run, "_lut4brian", False):
+        return
+    run = Network.run
+
+    def timed_run(self, *args, **kwargs):
+        start = time.perf_counter()
+        try:
+            return run(self, *args, **kwargs)
+        finally:
+            run_times.append(time.perf_counter() - start)
+
+    timed_run._lut4brian = True
+    Network.run = timed_run
+
+
+def standalone_run_time():
+    """The binary run time (s) of the last cpp_standalone build, or ``None``."""
+    device = get_device()
+    return getattr(device, "_last_run_time", None) if isinstance(device, CPPStandaloneDevice) else None
+
+
+def seed_standalone_device(seed):
+    """Seed the cpp_standalone device before a script switches to it (its first instruction)."""
+    all_devices["cpp_standalone"].seed(seed)
