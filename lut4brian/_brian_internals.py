@@ -235,7 +235,9 @@ def live_objects(kind):
     return sorted((obj for obj in objects if isinstance(obj, kind)), key=lambda obj: obj.name)
 
 
-#: Wall-clock seconds of every `Network.run` call since `time_runs` was called.
+#: ``(wall, loop)`` seconds of every `Network.run` since `time_runs` was called:
+#: the whole call, and the simulation loop alone (without code generation and
+#: compilation; Brian2's ``device._last_run_time``, ``None`` on a standalone device).
 run_times = []
 
 
@@ -247,10 +249,11 @@ def time_runs():
 
     def timed_run(self, *args, **kwargs):
         start = time.perf_counter()
-        try:
-            return run(self, *args, **kwargs)
-        finally:
-            run_times.append(time.perf_counter() - start)
+        result = run(self, *args, **kwargs)
+        device = get_device()
+        loop = None if isinstance(device, CPPStandaloneDevice) else getattr(device, "_last_run_time", None)
+        run_times.append((time.perf_counter() - start, loop))
+        return result
 
     timed_run._lut4brian = True
     Network.run = timed_run

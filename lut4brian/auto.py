@@ -17,7 +17,7 @@ import numpy as np
 from brian2.core.functions import DEFAULT_FUNCTIONS
 from brian2.equations.equations import PARAMETER, Equations
 from brian2.stateupdaters.exponential_euler import exponential_euler
-from brian2.units.fundamentalunits import get_dimensions
+from brian2.units.fundamentalunits import get_dimensions, get_unit
 from brian2.utils.logger import get_logger
 
 from ._brian_internals import GroupNamespace, set_state_update_hook
@@ -135,7 +135,7 @@ def _describe(equations):
 def _record(group, tables, method, changed):
     tabulated_groups[group.name] = dict(
         tables=[dict(name=t.name, expression=getattr(t, "code", t.name), points=int(t.size),
-                     step=float(t.step)) for t in tables],
+                     step=float(t.step_), unit=str(get_unit(t.arg_dim))) for t in tables],
         method=method if isinstance(method, (str, type(None))) else repr(method),
         equations=[f"{eq.varname} = {eq.expr}" for eq in changed],
     )
