@@ -17,7 +17,7 @@ __all__ = []
 
 # As on cpp_standalone (lut4brian.table), without the out-of-range record.
 _CUDA_INDEX = """
-    double f = x * %SCALE% - %OFFSET%;
+    double f = %ARG% * %SCALE% - %OFFSET%;
     if (!(f >= 0.0)) {
         if (x != x) return %ON_NAN%;
         f = 0.0;

@@ -1,8 +1,9 @@
 """
-Uniform grids, and expressions of one variable evaluated on them with units.
+Uniform and logarithmic grids, and expressions of one or two variables
+evaluated on them with units.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from brian2.codegen.generators.numpy_generator import NumpyNodeRenderer
@@ -18,8 +19,9 @@ from brian2.utils.logger import get_logger
 
 from ._brian_internals import resolve_constants
 from .table import Table, _padded
+from .table2d import Table2D, _padded2d
 
-__all__ = ["Grid", "ExpressionTable", "evaluate_on_grid"]
+__all__ = ["Grid", "log_grid", "ExpressionTable", "ExpressionTable2D", "evaluate_on_grid"]
 
 logger = get_logger(__name__)
 
@@ -29,20 +31,27 @@ MAX_POINTS = 10**7
 
 @dataclass(frozen=True)
 class Grid:
-    """A uniform grid ``low, low + step, ..., high`` of the variable ``name``."""
+    """
+    A uniform grid ``low, low + step, ..., high`` of the variable ``name``,
+    or with ``log`` a logarithmic one, ``low, low*step, low*step**2, ...,
+    high``, where ``step`` is the ratio of neighbouring points.
+    """
 
     name: str
     low: Quantity
     high: Quantity
     step: Quantity
+    log: bool = False
 
     @classmethod
     def from_range(cls, name, bounds, dim=None, with_step=True):
         """
         Check ``bounds = (low, high, step)``, or ``(low, high)`` when not
-        ``with_step``, for the variable ``name`` with dimensions ``dim`` (taken
-        from the bounds when ``None``).
+        ``with_step``, or a `log_grid`, for the variable ``name`` with
+        dimensions ``dim`` (taken from the bounds when ``None``).
         """
+        if isinstance(bounds, Grid):
+            return replace(bounds, name=name)._checked_log(dim, with_step)
         example = f"{name}=(-100*mV, 50*mV, 0.1*mV)" if with_step else f"{name}=(-100*mV, 50*mV)"
         if not isinstance(bounds, (tuple, list)) or len(bounds) != (3 if with_step else 2):
             shape = "(low, high, step)" if with_step else "(low, high) when a tolerance is given"
@@ -71,6 +80,16 @@ class Grid:
             raise ValueError(f"The grid step of '{name}' ({step}) is larger than its range ({high - low}).")
         return cls(name, low, high, step).checked()
 
+    def _checked_log(self, dim, with_step):
+        if dim is not None and not have_same_dimensions(self.low, Quantity(1, dim=dim)):
+            raise DimensionMismatchError(
+                f"The grid of '{self.name}' is in {get_unit(self.dim)!s}, but '{self.name}' is in units of "
+                f"{get_unit(dim)!s}: give the grid values in the variable's unit.", self.dim, dim)
+        if self.step is None and with_step:
+            raise TypeError(f"Give the logarithmic grid of '{self.name}' its points, "
+                            f"log_grid(low, high, points=...), or give tabulate a tolerance.")
+        return self if self.step is None else self.checked()
+
     def checked(self):
         if self.size > MAX_POINTS:
             raise ValueError(
@@ -81,7 +100,18 @@ class Grid:
 
     def with_points(self, size):
         """The grid with ``size`` points from ``low`` to ``high``."""
-        return Grid(self.name, self.low, self.high, (self.high - self.low) / (size - 1))
+        if self.log:
+            return replace(self, step=float(self.high / self.low) ** (1.0 / (size - 1)))
+        return replace(self, step=(self.high - self.low) / (size - 1))
+
+    def shifted(self, fraction):
+        """The grid whose points lie ``fraction`` of a step after this grid's (up to ``high``)."""
+        low = self.low * self.step**fraction if self.log else self.low + fraction * self.step
+        return replace(self, low=low)
+
+    def spacing(self, points):
+        """The distance from ``points`` to the next grid point (the step on a uniform grid)."""
+        return points * (self.step - 1) if self.log else self.step
 
     @property
     def dim(self):
@@ -90,11 +120,48 @@ class Grid:
     @property
     def size(self):
         # The last point may fall short of `high` by less than one step.
-        return int(np.floor(float((self.high - self.low) / self.step) + 1e-9)) + 1
+        steps = np.log(float(self.high / self.low)) / np.log(self.step) if self.log else float(
+            (self.high - self.low) / self.step)
+        return int(np.floor(steps + 1e-9)) + 1
 
     @property
     def points(self):
-        return Quantity(float(self.low) + float(self.step) * np.arange(self.size), dim=self.dim)
+        k = np.arange(self.size)
+        if self.log:
+            return self.low * float(self.step) ** k
+        return Quantity(float(self.low) + float(self.step) * k, dim=self.dim)
+
+
+def log_grid(low, high, points=None):
+    """
+    A logarithmic grid from ``low`` to ``high``, for a `tabulate` keyword:
+    its points are spaced evenly in ``log``, so that the relative resolution
+    is the same over every decade (concentrations, say), and tables on it
+    interpolate linearly in the logarithm of their argument.
+
+    Parameters
+    ----------
+    low, high : `Quantity`
+        The first and last grid point, positive, in the variable's unit.
+    points : int, optional
+        The number of grid points; without it, ``tabulate`` chooses them from
+        its ``tolerance``.
+
+    Examples
+    --------
+    >>> from brian2 import mM
+    >>> grid = log_grid(1e-5*mM, 1e-1*mM, points=41)  # 10 points per decade
+    >>> print(grid.points[10])
+    100. nM
+    """
+    fail_for_dimension_mismatch(low, high, "The ends of a logarithmic grid must have the same unit.")
+    if not (np.isfinite([float(low), float(high)]).all() and 0 < float(low) < float(high)):
+        raise ValueError(f"A logarithmic grid needs 0 < low < high, got low={low}, high={high}.")
+    if points is not None and not (int(points) == points and points >= 2):
+        raise ValueError(f"A logarithmic grid needs at least 2 points, got points={points!r}.")
+    low, high = (x if isinstance(x, Quantity) else Quantity(x) for x in (low, high))
+    grid = Grid("", low, high, None, log=True)
+    return grid if points is None else grid.with_points(int(points))
 
 
 def _render(code):
@@ -143,7 +210,7 @@ def _repair_cancellation(code, grid, values, constants, functions):
     of a step away, agree with each other (no jump) but their mean and the
     value differ by more than the curvature allows, the mean is taken.
     """
-    offset = Quantity(float(grid.step) * 1e-3, dim=grid.dim)
+    offset = grid.spacing(grid.points) * 1e-3
     with np.errstate(all="ignore"):
         left = np.asarray(_evaluate(code, grid.name, grid.points - offset, constants, functions))
         right = np.asarray(_evaluate(code, grid.name, grid.points + offset, constants, functions))
@@ -155,8 +222,8 @@ def _repair_cancellation(code, grid, values, constants, functions):
 
 
 def _limit(code, grid, point, constants, functions):
-    h = float(grid.step) * 1e-4
-    sides = _evaluate(code, grid.name, point + Quantity([-h, h], dim=grid.dim), constants, functions)
+    h = grid.spacing(point) * 1e-4
+    sides = _evaluate(code, grid.name, point + h * np.array([-1.0, 1.0]), constants, functions)
     left, right = np.asarray(sides)
     scale = max(abs(left), abs(right))
     if np.isfinite([left, right]).all() and abs(left - right) <= 1e-3 * scale + 1e-300:
@@ -178,7 +245,7 @@ def interpolation_error(code, grid, constants, functions, values=None):
     values = np.asarray(values)
     exact, interpolated = [], []
     for fraction in (0.25, 0.5, 0.75):
-        between = Grid(grid.name, grid.low + fraction * grid.step, grid.high, grid.step)
+        between = grid.shifted(fraction)
         exact.append(np.asarray(evaluate_on_grid(code, between, constants, functions))[: len(values) - 1])
         interpolated.append(values[:-1] + fraction * (values[1:] - values[:-1]))
     return np.concatenate(exact), np.concatenate(interpolated)
@@ -219,7 +286,7 @@ def _warn_of_poles_between_points(code, grid, values, constants, functions):
     with E off the grid) or a feature narrower than the step, which linear
     interpolation would cut across.
     """
-    middle = Grid(grid.name, grid.low + 0.5 * grid.step, grid.high, grid.step)
+    middle = grid.shifted(0.5)
     with np.errstate(all="ignore"):
         between = np.asarray(_evaluate(code, grid.name, middle.points, constants, functions))
     values = np.asarray(values)
@@ -236,38 +303,40 @@ def _warn_of_poles_between_points(code, grid, values, constants, functions):
             "interpolates across it. Use a finer grid, or a grid with a point on it.", name_suffix="pole")
 
 
-class ExpressionTable(Table):
+def evaluate_on_grids(code, grids, constants, functions):
+    """`evaluate_on_grid` on the product of two grids: an array of shape ``(len(x), len(y))``."""
+    grid_x, grid_y = grids
+    columns = [np.asarray(evaluate_on_grid(code, grid_x, dict(constants, **{grid_y.name: y}), functions))
+               for y in grid_y.points]
+    first = evaluate_on_grid(code, grid_x, dict(constants, **{grid_y.name: grid_y.points[0]}), functions)
+    return Quantity(np.stack(columns, axis=1), dim=get_dimensions(first))
+
+
+class _OfConstants:
     """
-    A `Table` of an expression with external constants. Like every Brian2
-    expression, it takes the constants' values from the group that runs it,
-    in every run (from the group's namespace, then the run namespace), like
-    NEURON's ``DEPEND``; its own values, and those used where a group cannot
-    resolve a constant, are the ones tabulated with ``constants``.
+    A table of the expression ``code`` with external constants. Like every
+    Brian2 expression, it takes the constants' values from the group that
+    runs it, in every run (from the group's namespace, then the run
+    namespace), like NEURON's ``DEPEND``; its own values, and those used where
+    a group cannot resolve a constant, are the ones tabulated with
+    ``constants``. Subclasses say how the expression is evaluated
+    (`_evaluate`) and padded for the compiled code (`_pad`).
     """
 
     #: Value sets kept per table for the groups that run it (a sweep needs only the last few).
     CACHED_VALUE_SETS = 8
 
-    def __init__(self, code, grid, constants, functions, name=None):
-        self.code = code
-        self.grid_spec = grid
-        self.functions = functions
+    def _keep(self, code, grids, constants, functions):
+        self.code, self.grids, self.functions = code, tuple(grids), functions
+        self.grid_spec = self.grids[0]
         self._by_constants = {}
         self.constants = dict(constants)
-        values = evaluate_on_grid(code, grid, constants, functions)
-        _warn_of_poles_between_points(code, grid, values, constants, functions)
-        Table.__init__(self, values, grid.low, grid.step, name=name)
 
     def retabulate(self, constants):
         """Take ``constants`` as the table's own values of its constants (same names)."""
         if _key(constants) != _key(self.constants):
-            self.set_values(evaluate_on_grid(self.code, self.grid_spec, constants, self.functions))
+            self.set_values(self._evaluate(constants))
             self.constants = dict(constants)
-
-    def sample(self, grid, constants=None):
-        """The exact expression on another `Grid` of the same variable, unitless."""
-        constants = self.constants if constants is None else constants
-        return np.asarray(evaluate_on_grid(self.code, grid, constants, self.functions))
 
     def constants_for(self, owner):
         """The constants as the code run by ``owner`` resolves them (own values where it cannot)."""
@@ -295,12 +364,45 @@ class ExpressionTable(Table):
         if key not in self._by_constants:
             if len(self._by_constants) >= self.CACHED_VALUE_SETS:
                 del self._by_constants[next(iter(self._by_constants))]
-            values = evaluate_on_grid(self.code, self.grid_spec, constants, self.functions)
-            self._by_constants[key] = _padded(np.asarray(values))
+            self._by_constants[key] = self._pad(np.asarray(self._evaluate(constants)))
             changed = sorted(n for n in constants if _key({n: constants[n]}) != _key({n: self.constants[n]}))
             logger.debug(f"Table '{self.name}' for '{getattr(owner, 'name', owner)}' evaluated with "
                          + ", ".join(f"{n} = {constants[n]}" for n in changed), name_suffix="constants")
         return self._by_constants[key]
+
+
+class ExpressionTable(_OfConstants, Table):
+    """A `Table` of an expression of one variable with external constants (see `_OfConstants`)."""
+
+    def __init__(self, code, grid, constants, functions, name=None):
+        self._keep(code, [grid], constants, functions)
+        values = evaluate_on_grid(code, grid, constants, functions)
+        _warn_of_poles_between_points(code, grid, values, constants, functions)
+        Table.__init__(self, values, grid.low, grid.step, name=name, log=grid.log)
+
+    def _evaluate(self, constants):
+        return evaluate_on_grid(self.code, self.grid_spec, constants, self.functions)
+
+    _pad = staticmethod(_padded)
+
+    def sample(self, grid, constants=None):
+        """The exact expression on another `Grid` of the same variable, unitless."""
+        constants = self.constants if constants is None else constants
+        return np.asarray(evaluate_on_grid(self.code, grid, constants, self.functions))
+
+
+class ExpressionTable2D(_OfConstants, Table2D):
+    """A `Table2D` of an expression of two variables with external constants (see `_OfConstants`)."""
+
+    def __init__(self, code, grids, constants, functions, name=None):
+        self._keep(code, grids, constants, functions)
+        Table2D.__init__(self, self._evaluate(constants), [g.low for g in grids], [g.step for g in grids],
+                         name=name, log=[g.log for g in grids])
+
+    def _evaluate(self, constants):
+        return evaluate_on_grids(self.code, self.grids, constants, self.functions)
+
+    _pad = staticmethod(_padded2d)
 
 
 def _key(constants):

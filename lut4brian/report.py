@@ -63,7 +63,7 @@ class TableReport(list):
 
 def _info(table):
     # the table's own points: when the range is not a whole number of steps, the last one falls short of high
-    grid = Grid(table.grid_spec.name, table.low, Quantity(table.high_, dim=table.arg_dim), table.step)
+    grid = Grid(table.grid_spec.name, table.low, table.high, table.step, table.log)
     exact, interpolated = interpolation_error(table.code, grid, table.constants, table.functions,
                                               values=table.values)
     error = np.abs(interpolated - exact)
@@ -74,7 +74,7 @@ def _info(table):
         expression=table.code,
         variable=table.grid_spec.name,
         low=table.low,
-        high=Quantity(table.high_, dim=table.arg_dim),
+        high=table.high,
         step=table.step,
         points=table.size,
         memory_bytes=table.memory_bytes,

@@ -1,6 +1,6 @@
 """
 `Table`: a Brian2 `Function` that linearly interpolates a function of one
-variable sampled on a uniform grid.
+variable sampled on a uniform or a logarithmic grid.
 """
 
 import hashlib
@@ -26,6 +26,7 @@ def _grid_constants(function):
     # function's namespace, and literals let the compiler fold them.
     return {
         "%NAME%": function.name,
+        "%ARG%": "log(x)" if function.log else "x",
         "%SCALE%": repr(1.0 / function.step_),
         "%OFFSET%": repr(function.low_ / function.step_),
         "%LAST%": repr(float(function.size - 1)),
@@ -41,13 +42,14 @@ def _fill(template, function, **extra):
 
 
 # The generated functions share two pieces. The first turns the argument into
-# a fractional grid index ``f``; outside the grid it is clamped and the extreme
+# a fractional grid index ``f`` (of ``log(x)`` on a logarithmic grid); outside
+# the grid it is clamped and the extreme
 # argument is stored in ``_range`` for the report after the run (a branch
 # almost never taken, so it costs nothing). The second interpolates from
 # (value, slope) pairs, one per grid point plus a repeated end point, so that
 # clamped arguments need no further branch: one load site, one multiply-add.
 _CPP_INDEX = """
-    double f = x * %SCALE% - %OFFSET%;
+    double f = %ARG% * %SCALE% - %OFFSET%;
     if (!(f >= 0.0)) {
         if (x != x) return %ON_NAN%;
         if (x < _namespace%NAME%_range[0]) _namespace%NAME%_range[0] = x;
@@ -62,7 +64,7 @@ _CPP_INTERPOLATE = """
     return pair[0] + w * pair[1];
 """
 _CYTHON_INDEX = """
-    cdef double f = x * %SCALE% - %OFFSET%
+    cdef double f = %ARG% * %SCALE% - %OFFSET%
     if not (f >= 0.0):
         if x != x:
             return %ON_NAN%
@@ -126,6 +128,7 @@ def _numpy_clamped_index(function, extremes):
     scale = 1.0 / function.step_
     offset = function.low_ / function.step_
     last = float(function.size - 1)
+    axis = np.log if function.log else np.asarray
 
     def clamp(x, f):
         # Rarely taken: only when the argument left the grid (or is NaN).
@@ -137,7 +140,8 @@ def _numpy_clamped_index(function, extremes):
         return np.clip(np.nan_to_num(f, nan=0.0), 0.0, last), nans
 
     def index(x):
-        f = x * scale - offset
+        with np.errstate(invalid="ignore", divide="ignore"):  # log of x <= 0: clamped below
+            f = axis(x) * scale - offset
         # The two reductions replace the clip a lookup would need anyway.
         if f.min() >= 0.0 and f.max() <= last:
             return f, None
@@ -196,10 +200,11 @@ class _Sampled(Function):
     generated for a group is handed over at the build.
     """
 
-    def _add_implementations(self, generators, numpy_impl, samples=None):
+    def _add_implementations(self, generators, numpy_impl, samples=None, dependencies=None):
         """
         ``numpy_impl(owner)`` gives the numpy implementation, ``samples(owner)``
-        the values (with the repeated end point) that the compiled code reads.
+        the values (with the repeated end point) that the compiled code reads,
+        ``dependencies`` the functions (by name) that the compiled code calls.
         """
         self.implementations.add_dynamic_implementation("numpy", numpy_impl)
         for target in generators:
@@ -209,6 +214,7 @@ class _Sampled(Function):
                 target,
                 code=lambda owner, target=target: self._code(generators[target], owner, samples),
                 namespace=lambda owner: self._namespace(owner, samples),
+                dependencies=dependencies,
                 name=self.name,
             )
 
@@ -217,7 +223,7 @@ class _Sampled(Function):
             return generate(self, None)
         name = f"{self.name}_pairs"
         if not isinstance(get_device(), RuntimeDevice):
-            pairs = _pairs(samples(owner))
+            pairs = self._packed(samples(owner))
             name += "_" + hashlib.sha1(pairs.tobytes()).hexdigest()[:12]
             standalone_samples(owner)[name] = pairs
         return generate(self, name)
@@ -227,7 +233,7 @@ class _Sampled(Function):
         if samples is None:
             return namespace
         if isinstance(get_device(), RuntimeDevice):
-            namespace[f"{self.name}_pairs"] = _pairs(samples(owner))
+            namespace[f"{self.name}_pairs"] = self._packed(samples(owner))
         else:  # asked again at the build: every set generated for this owner
             prefix = f"{self.name}_pairs_"
             namespace.update({k: v for k, v in standalone_samples(owner).items() if k.startswith(prefix)})
@@ -236,11 +242,18 @@ class _Sampled(Function):
     def _fixed_namespace(self):
         return {}
 
+    def _packed(self, samples):
+        """The array that the compiled code reads: (value, slope) pairs."""
+        return _pairs(samples)
+
 
 class _OnGrid(_Sampled, Nameable, CacheKey):
     """
     A function of one argument on the uniform grid ``low, low + step, ...``
-    (``size`` points) that records how far its argument left the grid.
+    or the logarithmic grid ``low, low*step, low*step**2, ...`` (``size``
+    points) that records how far its argument left the grid. ``low_`` and
+    ``step_`` are unitless (SI), in ``log`` of the argument on a logarithmic
+    grid, where the interpolation is linear in ``log(x)``.
     """
 
     @property
@@ -250,39 +263,60 @@ class _OnGrid(_Sampled, Nameable, CacheKey):
         # looked up for each group when its code is generated).
         return (type(self).__name__, self.name, self.grid_key)
 
-    def _set_grid(self, low, step, size):
-        fail_for_dimension_mismatch(low, step, "The grid start and step must have the same unit.")
-        if not float(step) > 0:
-            raise ValueError(f"The grid step of '{self.name}' must be positive, got {step}.")
+    def _set_grid(self, low, step, size, log=False):
+        self.log = bool(log)
+        if log:
+            fail_for_dimension_mismatch(step, 1, "The step of a logarithmic grid is the ratio of neighbouring points")
+            if not (float(low) > 0 and float(step) > 1):
+                raise ValueError(f"A logarithmic grid needs low > 0 and a ratio step > 1; "
+                                 f"'{self.name}' got low={low}, step={step}.")
+            low_, step_ = np.log(float(low)), np.log(float(step))
+        else:
+            fail_for_dimension_mismatch(low, step, "The grid start and step must have the same unit.")
+            if not float(step) > 0:
+                raise ValueError(f"The grid step of '{self.name}' must be positive, got {step}.")
+            low_, step_ = float(low), float(step)
         self.arg_dim = get_dimensions(low)
-        self.low_, self.step_, self.size = float(low), float(step), size
-        self.extremes_ = np.array([self.low_, self.high_])
+        self.low_, self.step_, self.size = float(low_), float(step_), size
+        self.extremes_ = np.array(self.bounds_)
         _live_tables.add(self)
 
     @property
+    def bounds_(self):
+        """The first and the last grid point, unitless (SI)."""
+        ends = (self.low_, self.high_)
+        return tuple(float(np.exp(end)) for end in ends) if self.log else ends
+
+    @property
     def high_(self):
-        """The last grid point, unitless (SI)."""
+        """The last grid point, unitless (SI; its log on a logarithmic grid)."""
         return self.low_ + (self.size - 1) * self.step_
 
     @property
     def low(self):
         """The first grid point, with the argument's unit."""
-        return Quantity(self.low_, dim=self.arg_dim)
+        return Quantity(self.bounds_[0], dim=self.arg_dim)
+
+    @property
+    def high(self):
+        """The last grid point, with the argument's unit."""
+        return Quantity(self.bounds_[1], dim=self.arg_dim)
 
     @property
     def step(self):
-        """The grid step, with the argument's unit."""
-        return Quantity(self.step_, dim=self.arg_dim)
+        """The grid step, with the argument's unit; on a logarithmic grid, the ratio of neighbouring points."""
+        return float(np.exp(self.step_)) if self.log else Quantity(self.step_, dim=self.arg_dim)
 
     @property
     def grid(self):
         """The grid points, with the argument's unit."""
-        return Quantity(self.low_ + self.step_ * np.arange(self.size), dim=self.arg_dim)
+        axis = self.low_ + self.step_ * np.arange(self.size)
+        return Quantity(np.exp(axis) if self.log else axis, dim=self.arg_dim)
 
     @property
     def grid_key(self):
         """Equal for functions on the same grid."""
-        return (repr(self.arg_dim), self.low_, self.step_, self.size)
+        return (repr(self.arg_dim), self.low_, self.step_, self.size, self.log)
 
     def _code(self, generate, owner, samples):
         report_range_in_standalone(self)
@@ -298,7 +332,7 @@ class _OnGrid(_Sampled, Nameable, CacheKey):
         on the grid.
         """
         low, high = self.extremes_
-        if low >= self.low_ and high <= self.high_:
+        if low >= self.bounds_[0] and high <= self.bounds_[1]:
             return None
         return Quantity(low, dim=self.arg_dim), Quantity(high, dim=self.arg_dim)
 
@@ -307,7 +341,7 @@ class _OnGrid(_Sampled, Nameable, CacheKey):
         reached = self.left_grid()
         if reached is not None:
             logger.warn(_range_message(self, *reached), name_suffix="out_of_range")
-        self.extremes_[:] = self.low_, self.high_
+        self.extremes_[:] = self.bounds_
 
     @property
     def subject(self):
@@ -317,10 +351,13 @@ class _OnGrid(_Sampled, Nameable, CacheKey):
 
 class Table(_OnGrid):
     """
-    Table(values, low, step, name=None)
+    Table(values, low, step, name=None, log=False)
 
     A function of one variable given by its values on a uniform grid, linearly
     interpolated in between and clamped to the end values outside the grid.
+    On a logarithmic grid (``log=True``) it is interpolated linearly in the
+    logarithm of the argument, for arguments that span decades, such as
+    concentrations.
     It can be used in model equations on every Brian2 target like any other
     function, and called directly with units.
 
@@ -331,11 +368,15 @@ class Table(_OnGrid):
         their unit is the unit of the result.
     low : `Quantity`
         The first grid point, in the unit of the argument.
-    step : `Quantity`
-        The grid step, in the unit of the argument.
+    step : `Quantity` or float
+        The grid step, in the unit of the argument; with ``log=True``, the
+        ratio of neighbouring grid points (> 1), so that the grid is
+        ``low, low*step, low*step**2, ...``.
     name : str, optional
         The name of the function in generated code; a unique name is taken
         from ``'lut*'`` by default.
+    log : bool, optional
+        Whether the grid is logarithmic.
 
     Notes
     -----
@@ -351,6 +392,11 @@ class Table(_OnGrid):
     4.99500624 ms
     >>> print(tau(200*mV))  # clamped to the last grid point
     1.00772182 ms
+    >>> from brian2 import mM
+    >>> c = 1e-5*mM * 10**(arange(41)/10)  # 1e-5 to 1e-1 mM, 10 points per decade
+    >>> k_inf = Table(c**2/(c**2 + (1e-3*mM)**2), low=1e-5*mM, step=10**0.1, log=True)
+    >>> print(k_inf(1e-3*mM))
+    0.5
     """
 
     #: Code generators per Brian2 target, ``(table, samples_name) -> code``,
@@ -358,9 +404,9 @@ class Table(_OnGrid):
     #: Another device can add its own (e.g. ``'cuda'``) before tables are created.
     implementations = {"cpp": _cpp_code, "cython": _cython_code}
 
-    def __init__(self, values, low, step, name=None):
+    def __init__(self, values, low, step, name=None, log=False):
         Nameable.__init__(self, "lut*" if name is None else name)
-        self._set_grid(low, step, self._checked(values).size)
+        self._set_grid(low, step, self._checked(values).size, log)
         self.dim = get_dimensions(values)
         self.values_ = _padded(self._checked(values))
         self._at = None
@@ -435,9 +481,9 @@ def _padded(values):
 
 class GridIndex(_OnGrid):
     """
-    GridIndex(low, step, size, name=None)
+    GridIndex(low, step, size, name=None, log=False)
 
-    The fractional index ``f`` of the argument on a uniform grid, clamped to
+    The fractional index ``f`` of the argument on a grid (see `Table`), clamped to
     ``[0, size - 1]``: ``int(f)`` and ``f - int(f)`` are the arguments of
     `Table.at`. Computing it once for all tables on one grid saves most of the
     work of each lookup. The out-of-range report names ``tables``.
@@ -445,9 +491,9 @@ class GridIndex(_OnGrid):
 
     implementations = {"cpp": _cpp_index_code, "cython": _cython_index_code}
 
-    def __init__(self, low, step, size, name=None):
+    def __init__(self, low, step, size, name=None, log=False):
         Nameable.__init__(self, "lut_index*" if name is None else name)
-        self._set_grid(low, step, size)
+        self._set_grid(low, step, size, log)
         self.tables = set()
         Function.__init__(self, pyfunc=self._call_with_units, arg_units=[get_unit(self.arg_dim)],
                           arg_names=["x"], return_unit=1)
@@ -478,10 +524,9 @@ class TableAt(_Sampled):
 
 
 def _range_message(function, lowest, highest):
-    grid_low = Quantity(function.low_, dim=function.arg_dim)
-    grid_high = Quantity(function.high_, dim=function.arg_dim)
-    reached = [str(v) for v, out in ((lowest, function.extremes_[0] < function.low_),
-                                     (highest, function.extremes_[1] > function.high_)) if out]
+    grid_low, grid_high = function.low, function.high
+    reached = [str(v) for v, out in ((lowest, function.extremes_[0] < function.bounds_[0]),
+                                     (highest, function.extremes_[1] > function.bounds_[1])) if out]
     return (
         f"The argument of {function.subject} left its grid [{grid_low}, {grid_high}] "
         f"(reached {' and '.join(reached)}); values there were clamped to the end of the grid."
