@@ -12,6 +12,7 @@ else (threshold, reset, monitors of subexpressions).
 
 import contextlib
 import logging
+import re
 
 import numpy as np
 from brian2.core.functions import DEFAULT_FUNCTIONS
@@ -25,7 +26,7 @@ from .preferences import auto_tables, excluded
 from .rewrite import tabulate
 from .table import Table
 
-__all__ = ["AutoTablesError", "tabulated_groups", "group_tables"]
+__all__ = ["AutoTablesError", "auto_error", "tabulated_groups", "group_tables"]
 
 logger = get_logger(__name__)
 
@@ -39,7 +40,7 @@ class AutoTablesError(RuntimeError):
     def __init__(self, group, expression, reason):
         self.group, self.expression = group, expression
         super().__init__(
-            f"prefs.lut4brian.auto could not tabulate group '{group}' ({expression}): {reason}\n"
+            f"prefs.lut4brian.auto could not tabulate group '{group}' at '{expression}': {reason}\n"
             f"Without prefs.lut4brian.auto this group runs exact. To keep it exact and tabulate the "
             f"others, add `prefs.lut4brian.exclude = ['{group}']` to the script (or to its "
             f"preference file), or change prefs.lut4brian.auto's grid.")
@@ -119,6 +120,15 @@ def group_tables(group, run_namespace, setting):
     return full, tables
 
 
+def auto_error(error):
+    """The `AutoTablesError` behind ``error`` (Brian2 wraps errors raised while preparing a run), or ``None``."""
+    while error is not None:
+        if isinstance(error, AutoTablesError):
+            return error
+        error = error.__cause__ or error.__context__
+    return None
+
+
 def _lut_method(choice):
     """The integrator with tables: exponential_euler becomes lut_exponential_euler, others stay."""
     if choice is exponential_euler or (isinstance(choice, str) and choice.lower() == "exponential_euler"):
@@ -150,7 +160,9 @@ def _state_update(updater, run_namespace, generate):
     try:
         equations, tables = group_tables(group, run_namespace, setting)
     except Exception as error:
-        raise AutoTablesError(group.name, "its equations could not be tabulated", str(error)) from error
+        named = re.search(r"[Ee]xpression '([^']*)'", str(error))
+        expression = named.group(1) if named else _describe(_state_equations(group.equations).values())
+        raise AutoTablesError(group.name, expression, str(error)) from error
     if equations is None:
         if group.name not in tabulated_groups:
             logger.info(f"prefs.lut4brian.auto: nothing in the equations of '{group.name}' is worth a table; "

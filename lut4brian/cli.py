@@ -110,6 +110,7 @@ def run_variant(script, args, setting, out=None, seed=SEED):
             record["error"] = dict(type="SystemExit", message=str(stop.code))
     except Exception as error:
         traceback.print_exc()
+        error = auto.auto_error(error) or error
         record["error"] = dict(type=type(error).__name__, message=str(error),
                                group=getattr(error, "group", None), expression=getattr(error, "expression", None))
     record["wall"] = time.perf_counter() - start
@@ -302,7 +303,9 @@ def main(argv=None):
     sys.path.insert(0, os.path.dirname(os.path.abspath(options.script)))
     try:
         runpy.run_path(options.script, run_name="__main__")
-    except auto.AutoTablesError as error:
-        print(f"lut4brian: {error}", file=sys.stderr)
+    except Exception as error:
+        if auto.auto_error(error) is None:
+            raise
+        print(f"lut4brian: {auto.auto_error(error)}", file=sys.stderr)
         return 1
     return 0
