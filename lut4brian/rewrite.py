@@ -1,6 +1,6 @@
 """
 The preprocessor: find the parts of Brian2 equations that depend only on one
-variable and replace them by `Table` calls.
+or two table variables and replace them by `Table` or `Table2D` calls.
 """
 
 import functools
@@ -17,8 +17,9 @@ from brian2.units.fundamentalunits import Quantity
 from brian2.utils.logger import get_logger
 
 from ._brian_internals import register_function
-from .grid import ExpressionTable, Grid, coarsest_grid
+from .grid import ExpressionTable, ExpressionTable2D, Grid, coarsest_grid
 from .table import Table
+from .table2d import Table2D
 from .preferences import tables_enabled
 
 __all__ = ["tabulate", "tabulated"]
@@ -44,8 +45,8 @@ _JUMPING_SYMPY_FUNCTIONS = {"int_", "floor", "ceil", "sign"}
 
 def tabulate(equations, namespace=None, level=0, tolerance=None, **grid):
     """
-    Replace the parts of ``equations`` that depend only on one variable by
-    lookup tables.
+    Replace the parts of ``equations`` that depend only on one variable, or
+    on two, by lookup tables.
 
     Parameters
     ----------
@@ -64,9 +65,11 @@ def tabulate(equations, namespace=None, level=0, tolerance=None, **grid):
         in any unit; it defaults to ``rtol/100``). The grid is then given as
         ``(low, high)``. The chosen steps are logged and shown by `report`.
     **grid
-        Exactly one keyword: the table variable, with its grid as
-        ``(low, high, step)`` in the variable's unit, e.g.
-        ``v=(-100*mV, 50*mV, 0.1*mV)``, or ``(low, high)`` with ``tolerance``.
+        The table variables, each with its grid as ``(low, high, step)`` in
+        the variable's unit, e.g. ``v=(-100*mV, 50*mV, 0.1*mV)``, or
+        ``(low, high)`` with ``tolerance``, or a logarithmic grid,
+        ``Ca_i=log_grid(1e-5*mM, 1e-1*mM, points=41)`` (without ``points``
+        with ``tolerance``), for variables that span decades.
 
     Returns
     -------
@@ -76,9 +79,12 @@ def tabulate(equations, namespace=None, level=0, tolerance=None, **grid):
 
     Notes
     -----
-    Subexpressions that depend only on the table variable are inlined; the
-    largest subtrees that depend only on the table variable and constants and
-    contain something costly (a function call or a division) become tables.
+    Subexpressions that depend only on table variables are inlined; the
+    largest subtrees that depend only on one or two table variables and
+    constants and contain something costly (a function call or a division)
+    become tables, bilinear `Table2D` for two variables. With ``tolerance``,
+    each axis of a two-variable table gets the coarsest step that meets the
+    tolerance along it, at 5 values of the other variable.
     An equation ``dx/dt = P(v) - Q(v)*x`` (gating kinetics in any of the usual
     forms) becomes ``dx/dt = Q(v)*(x_inf(v) - x)`` with two tables, the rate
     ``Q`` and the steady state ``x_inf = P/Q``. Outside the grid, tables are
@@ -94,29 +100,28 @@ def tabulate(equations, namespace=None, level=0, tolerance=None, **grid):
     >>> print(eqs['n'].expr)  # doctest: +ELLIPSIS
     (-n + lut_n_inf...(v))/(5*ms)
     """
-    if len(grid) != 1:
-        raise TypeError(
-            "Name exactly one table variable with its grid, e.g. "
-            f"tabulate(eqs, v=(-100*mV, 50*mV, 0.1*mV)); got {sorted(grid) or 'none'}."
-        )
-    (var, bounds), = grid.items()
+    if not grid:
+        raise TypeError("Name the table variable with its grid, e.g. tabulate(eqs, v=(-100*mV, 50*mV, 0.1*mV)).")
     if not isinstance(equations, Equations):
         equations = Equations(equations)
     if not tables_enabled():
         logger.info("prefs.lut4brian.enabled is False: the equations stay exact.", name_suffix="disabled")
         return equations
-    if var in equations:
-        dim = equations[var].dim
-    elif var in equations.identifiers:
-        dim = None  # e.g. v in SpatialNeuron equations: its unit comes from the grid
-    else:
-        raise ValueError(
-            f"The equations have no variable '{var}' to tabulate over; they define "
-            f"{', '.join(sorted(equations.names))}."
-        )
-    grid = Grid.from_range(var, bounds, dim, with_step=tolerance is None)
+    grids = [Grid.from_range(var, bounds, _dimensions_of(equations, var), with_step=tolerance is None)
+             for var, bounds in grid.items()]
     resolve = _resolver(namespace, sys._getframe(level + 1))
-    return _Rewriter(equations, grid, resolve, _tolerances(tolerance)).run()
+    return _Rewriter(equations, grids, resolve, _tolerances(tolerance)).run()
+
+
+def _dimensions_of(equations, var):
+    if var in equations:
+        return equations[var].dim
+    if var in equations.identifiers:
+        return None  # e.g. v in SpatialNeuron equations: its unit comes from the grid
+    raise ValueError(
+        f"The equations have no variable '{var}' to tabulate over; they define "
+        f"{', '.join(sorted(equations.names))}."
+    )
 
 
 def _tolerances(tolerance):
@@ -202,12 +207,16 @@ def _resolver(namespace, frame):
 _tables = {}
 
 
-def _expression_table(hint, code, grid, constants, functions):
-    key = (hint, code, grid.name, float(grid.low), float(grid.step), grid.size, repr(grid.dim),
+def _expression_table(hint, code, grids, constants, functions):
+    key = (hint, code, tuple((g.name, float(g.low), float(g.step), g.size, repr(g.dim), g.log) for g in grids),
            tuple(sorted((name, repr(value.dim)) for name, value in constants.items())))
     table = _tables.get(key)
     if table is None:
-        table = _tables[key] = ExpressionTable(code, grid, constants, functions, name=f"lut_{hint}*")
+        if len(grids) == 1:
+            table = ExpressionTable(code, grids[0], constants, functions, name=f"lut_{hint}*")
+        else:
+            table = ExpressionTable2D(code, grids, constants, functions, name=f"lut_{hint}*")
+        _tables[key] = table
     else:
         table.retabulate(constants)
     return table
@@ -223,15 +232,15 @@ def _is_constant(value):
 
 
 class _Rewriter:
-    def __init__(self, equations, grid, resolve, tolerances=None):
+    def __init__(self, equations, grids, resolve, tolerances=None):
         self.equations = equations
-        self.grid = grid
+        self.grids = {grid.name: grid for grid in grids}
         self.tolerances = tolerances
-        self.var = sympy.Symbol(grid.name, real=True)
+        self.vars = {sympy.Symbol(name, real=True) for name in self.grids}
         self.constants = {}
-        self.tables = {}  # sympy expression -> ExpressionTable
+        self.tables = {}  # sympy expression -> ExpressionTable or ExpressionTable2D
         self.functions = {n: f for n, f in DEFAULT_FUNCTIONS.items() if n not in _IMPURE_FUNCTIONS}
-        external = equations.identifiers - set(equations.names) - _RUN_TIME_NAMES - {grid.name}
+        external = equations.identifiers - set(equations.names) - _RUN_TIME_NAMES - set(self.grids)
         unresolved = []
         for name in sorted(external):
             value = resolve(name)
@@ -246,30 +255,34 @@ class _Rewriter:
                 "or pass them in its namespace= argument.", name_suffix="unresolved")
         self.jumps = set()
         self._var_only_subexpressions()
-        self.membrane = self._membrane_equations()
+        self.membrane = {name: self._membrane_equations(name) for name in self.grids}
 
-    # --- what depends on the table variable only -------------------------
-    # Subexpressions that depend only on the table variable stay symbols while
+    # --- what depends on the table variables only ------------------------
+    # Subexpressions that depend only on table variables stay symbols while
     # the structure is analysed (so that x_inf**3 is still a power of x_inf)
     # and are inlined when a table is built.
     def _only_var(self, expr):
-        """True if ``expr`` depends on nothing but the table variable and constants."""
-        names = {str(s) for s in expr.free_symbols} - {self.grid.name}
+        """True if ``expr`` depends on nothing but table variables and constants."""
+        names = {str(s) for s in expr.free_symbols} - set(self.grids)
         if not names <= set(self.constants) | self.inline_names:
             return False
         jumps = ([f for f in expr.atoms(sympy.Function) if type(f).__name__ in _JUMPING_SYMPY_FUNCTIONS]
                  or expr.atoms(sympy.core.relational.Relational))
         if jumps:
-            self.jumps.update(sympy_to_str(f) for f in jumps if self.var in f.free_symbols)
+            self.jumps.update(sympy_to_str(f) for f in jumps if self.vars & f.free_symbols)
             return False
         return all(type(f).__name__ in _PURE_SYMPY_FUNCTIONS for f in expr.atoms(sympy.Function))
 
-    def _has_linear_factor(self, expr):
-        """True for a product with a factor linear in the table variable, such as (v - E_Na)."""
+    def _table_vars(self, expr):
+        """The table variables that ``expr`` depends on, subexpressions included."""
+        return self.vars & self._expand(expr).free_symbols
+
+    def _has_linear_factor(self, expr, var):
+        """True for a product with a factor linear in ``var``, such as (v - E_Na)."""
         factors = expr.args if isinstance(expr, sympy.Mul) else (expr,)
         for factor in map(self._expand, factors):
-            if self.var in factor.free_symbols and factor.is_polynomial(self.var):
-                if sympy.degree(factor, self.var) == 1:
+            if var in factor.free_symbols and factor.is_polynomial(var):
+                if sympy.degree(factor, var) == 1:
                     return True
         return False
 
@@ -280,12 +293,13 @@ class _Rewriter:
         if not self._only_var(expr):
             return False
         expr = self._expand(expr)
-        if self.var not in expr.free_symbols:
+        used = self.vars & expr.free_symbols
+        if not used or len(used) > 2:
             return False
         if expr.atoms(sympy.Function):
             return True
         return any(p.exp.is_negative or not p.exp.is_integer for p in expr.atoms(sympy.Pow)
-                   if self.var in p.base.free_symbols or self.var in p.exp.free_symbols)
+                   if used & (p.base.free_symbols | p.exp.free_symbols))
 
     def _var_only_subexpressions(self):
         self.inline, self.inline_names = {}, set()
@@ -305,24 +319,38 @@ class _Rewriter:
         table = self.tables.get(expr)
         if table is None:
             code, constants = sympy_to_str(expr), self._constants_of(expr)
-            grid = self.grid
+            used = self._table_vars(expr)
+            grids = [grid for name, grid in self.grids.items() if sympy.Symbol(name, real=True) in used]
             if self.tolerances is not None:
-                grid = coarsest_grid(code, grid, constants, self.functions, *self.tolerances)
-                logger.info(f"Table for '{hint}': step {grid.step} ({grid.size} points) for "
-                            f"rtol={self.tolerances[0]}, atol={self.tolerances[1]}.", name_suffix="step")
-            table = _expression_table(hint, code, grid, constants, self.functions)
+                grids = self._coarsest(code, grids, constants, hint)
+            table = _expression_table(hint, code, grids, constants, self.functions)
             self.tables[expr] = table
-        return sympy.Function(table.name)(self.var)
+        return sympy.Function(table.name)(*(sympy.Symbol(grid.name, real=True) for grid in table.grids))
+
+    def _coarsest(self, code, grids, constants, hint):
+        """The coarsest grids that meet the tolerance; along each axis of two, at 5 values of the other."""
+        chosen = []
+        for k, grid in enumerate(grids):
+            others = [{}] if len(grids) == 1 else [
+                {grids[1 - k].name: value} for value in grids[1 - k].with_points(5).points]
+            sizes = [coarsest_grid(code, grid, dict(constants, **other), self.functions, *self.tolerances).size
+                     for other in others]
+            chosen.append(grid.with_points(max(sizes)))
+            logger.info(f"Table for '{hint}': {chosen[-1].size} points along '{grid.name}' for "
+                        f"rtol={self.tolerances[0]}, atol={self.tolerances[1]}.", name_suffix="step")
+        return chosen
 
     def _constants_of(self, expr):
         return {str(s): self.constants[str(s)] for s in expr.free_symbols if str(s) in self.constants}
 
-    def _replace(self, expr, hint, keep_linear=False):
+    def _replace(self, expr, hint, keep_linear=frozenset()):
         """
-        Replace the largest costly subtrees of ``expr`` that depend only on the
-        table variable by tables. In sums and products they are grouped, with
-        constant factors, into one table. With ``keep_linear`` (in the table
-        variable's own equation), factors without a cost such as (v - E_Na)
+        Replace the largest costly subtrees of ``expr`` that depend only on
+        table variables by tables. In sums and products they are grouped,
+        with constant factors, into one table per set of variables they
+        depend on (f(v)*g(Ca) is two 1-D tables, not one 2-D table). In the
+        equations of the variables in ``keep_linear`` (their own, and the
+        subexpressions they sum), factors without a cost such as (v - E_Na)
         stay outside, so that exponential_euler still sees that equation as
         linear in the variable, exactly as in the original equations.
         """
@@ -330,16 +358,26 @@ class _Rewriter:
             # x_inf(v)**3 interpolated is 3 times less accurate than x_inf(v) interpolated, then cubed
             return self._table_call(expr.base, hint) ** expr.exp
         if isinstance(expr, (sympy.Add, sympy.Mul)):
-            inside, outside = [], []
+            groups, outside = {}, []
             for arg in expr.args:
-                constant = isinstance(expr, sympy.Mul) and self.var not in self._expand(arg).free_symbols
+                used = frozenset(self._table_vars(arg))
+                constant = isinstance(expr, sympy.Mul) and not used
                 wanted = self._worth_a_table(arg) or (self._only_var(arg) and (constant or not keep_linear))
-                if keep_linear and isinstance(expr, sympy.Add) and self._has_linear_factor(arg):
+                if isinstance(expr, sympy.Add) and any(self._has_linear_factor(arg, v) for v in keep_linear):
                     wanted = False  # a current g*m_inf(v)*(v - E): the table goes inside, (v - E) outside
-                (outside if self._is_power_of_table(arg) or not wanted else inside).append(arg)
-            group = expr.func(*inside)
-            if self._worth_a_table(group):
-                inside = [self._table_call(group, hint)]
+                if self._is_power_of_table(arg) or not wanted:
+                    outside.append(arg)
+                else:
+                    groups.setdefault(used, []).append(arg)
+            constants, inside = groups.pop(frozenset(), []), []
+            for args in groups.values():
+                group = expr.func(*args, *constants)
+                if self._worth_a_table(group):
+                    inside.append(self._table_call(group, hint))
+                    constants = []  # constant factors join the first table
+                else:
+                    inside += args
+            inside += constants
             return expr.func(*inside, *(self._replace(a, hint, keep_linear) for a in outside))
         if self._worth_a_table(expr):
             return self._table_call(expr, hint)
@@ -352,7 +390,7 @@ class _Rewriter:
                 and self._worth_a_table(expr.base))
 
     def _gating(self, expr, varname):
-        """``P(v) - Q(v)*x`` as ``Q(v)*(x_inf(v) - x)``, or None."""
+        """``P - Q*x`` as ``Q*(x_inf - x)``, or None (``P``, ``Q`` of table variables)."""
         x = sympy.Symbol(varname, real=True)
         rate = -sympy.diff(expr, x)
         drive = expr.subs(x, 0)
@@ -361,7 +399,7 @@ class _Rewriter:
         if not (self._worth_a_table(rate) or self._worth_a_table(drive)):
             return None
         rate_call = rate
-        if self.var in self._expand(rate).free_symbols:
+        if self._table_vars(rate):
             known = set(self.tables)
             rate_call = self._table_call(rate, f"{varname}_rate")
             key = self._expand(rate)
@@ -373,16 +411,16 @@ class _Rewriter:
         steady_call = self._table_call(steady, f"{varname}_inf") if self._worth_a_table(steady) else steady
         return rate_call * (steady_call - x)
 
-    def _membrane_equations(self):
+    def _membrane_equations(self, var):
         """
-        The equations Brian2 treats as the membrane equation: the table
-        variable's own (`NeuronGroup`) or ``Im`` (`SpatialNeuron`, where the
-        variable is not defined in the equations), with every subexpression
-        they use, such as the currents they sum.
+        The equations Brian2 treats as the equation of the table variable
+        ``var``: its own (`NeuronGroup`) or ``Im`` for the membrane potential
+        of a `SpatialNeuron` (where it is not defined in the equations), with
+        every subexpression they use, such as the currents they sum.
         """
-        if self.grid.name in self.equations.diff_eq_names:
-            root = self.grid.name
-        elif self.grid.name not in self.equations and "Im" in self.equations:
+        if var in self.equations.diff_eq_names:
+            root = var
+        elif var not in self.equations and "Im" in self.equations:
             root = "Im"
         else:
             return set()
@@ -399,28 +437,33 @@ class _Rewriter:
         if eq.varname in self.inline_names:
             return None  # inlined wherever it is used; kept exact for monitors
         expr = str_to_sympy(eq.expr.code)
-        if eq.varname in self.membrane and self.grid.name not in self.equations:
-            self._refuse_tables_in_membrane_current(eq, expr)
+        keep_linear = frozenset(v for v in self.vars if eq.varname in self.membrane[str(v)])
+        spatial = [v for v in keep_linear if str(v) not in self.equations]
+        if spatial:
+            self._refuse_tables_in_membrane_current(eq, expr, spatial)
             return None  # SpatialNeuron differentiates Im with respect to v: no table can be there
-        if eq.varname in self.membrane:
+        if keep_linear:
             # linear factors hidden in subexpressions (I_Ca = g*m_inf(v)*(v - E_Ca), v*G(v) in a GHK
             # current) must be seen; other subexpressions stay symbols (see _is_power_of_table)
-            expr = expr.xreplace({s: e for s, e in self.inline.items() if self._has_linear_factor(e)})
+            expr = expr.xreplace({s: e for s, e in self.inline.items()
+                                  if any(self._has_linear_factor(e, v) for v in keep_linear)})
         new = None
-        if eq.type == DIFFERENTIAL_EQUATION and eq.varname != self.grid.name:
+        if eq.type == DIFFERENTIAL_EQUATION and eq.varname not in self.grids:
             new = self._gating(expr, eq.varname)
         if new is None:
-            new = self._replace(expr, eq.varname, keep_linear=eq.varname in self.membrane)
+            new = self._replace(expr, eq.varname, keep_linear)
         return None if new == expr else new
 
-    def _refuse_tables_in_membrane_current(self, eq, expr):
+    def _refuse_tables_in_membrane_current(self, eq, expr, variables):
         tables = [f for f in expr.atoms(sympy.Function)
-                  if isinstance(DEFAULT_FUNCTIONS.get(type(f).__name__), Table) and self.var in f.free_symbols]
+                  if isinstance(DEFAULT_FUNCTIONS.get(type(f).__name__), (Table, Table2D))
+                  and set(variables) & f.free_symbols]
         if tables:
+            names = ", ".join(f"'{v}'" for v in sorted(map(str, variables)))
             raise ValueError(
                 f"'{eq.varname} = {eq.expr.code}' calls the table(s) {', '.join(map(sympy_to_str, tables))} "
-                f"of '{self.grid.name}', but SpatialNeuron differentiates the membrane current Im and what it "
-                f"uses with respect to '{self.grid.name}', which a table cannot provide. Write these terms "
+                f"of {names}, but SpatialNeuron differentiates the membrane current Im and what it "
+                f"uses with respect to {names}, which a table cannot provide. Write these terms "
                 "with their exact expressions; lut4brian keeps them exact and tabulates the gates.")
 
     def run(self):
@@ -431,16 +474,19 @@ class _Rewriter:
                 eq = SingleEquation(eq.type, eq.varname, dimensions=eq.dim, var_type=eq.var_type,
                                     expr=Expression(sympy_to_str(new)), flags=eq.flags)
             rewritten.append(eq)
+        names = " and ".join(f"'{name}'" for name in self.grids)
         if self.jumps:
-            logger.info(f"Kept exact, since they jump within the grid of '{self.grid.name}': "
+            logger.info(f"Kept exact, since they jump within the grid of {names}: "
                         + ", ".join(sorted(self.jumps)) + ".", name_suffix="jumps")
-        spatial_exact = sorted(self.membrane) if self.grid.name not in self.equations else []
+        spatial = [name for name in self.grids if name not in self.equations]
+        spatial_exact = sorted(set().union(*(self.membrane[name] for name in spatial)))
         if spatial_exact:
             logger.info(f"Kept exact for SpatialNeuron, which differentiates them with respect to "
-                        f"'{self.grid.name}': {', '.join(spatial_exact)}.", name_suffix="membrane_current")
+                        f"{', '.join(map(repr, spatial))}: {', '.join(spatial_exact)}.",
+                        name_suffix="membrane_current")
         if not self.tables:
             logger.warn(
-                f"Nothing in these equations is worth tabulating over '{self.grid.name}': "
+                f"Nothing in these equations is worth tabulating over {names}: "
                 "they are returned unchanged.", name_suffix="nothing_tabulated")
             return self.equations
         for table in self.tables.values():
