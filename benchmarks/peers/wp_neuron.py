@@ -59,9 +59,9 @@ def compile_mechanisms():
         raise SystemExit(f"nrnivmodl could not compile traub.mod:\n{result.stdout[-2000:]}{result.stderr[-2000:]}")
 
 
-def load_neuron():
-    """NEURON's ``h`` with ``traub`` loaded and the standard run library."""
-    neuron = wp_common.need("neuron", os.path.basename(__file__))
+def load_neuron(script=os.path.basename(__file__)):
+    """``(neuron, h)`` with ``traub`` loaded and the standard run library (``script``: who asks, for the message)."""
+    neuron = wp_common.need("neuron", script)
     compile_mechanisms()
     neuron.load_mechanisms(MECHANISMS)
     h = neuron.h
