@@ -273,15 +273,39 @@ def _parser():
     return parser
 
 
+#: The options that take a value.
+_VALUED = ("--grid", "--range", "--tolerance", "--json", "--_run-variant", "--_out")
+
+
+def _joined_negative_values(argv):
+    """
+    ``--grid -100:50:0.1`` as ``--grid=-100:50:0.1`` (argparse takes a value
+    with a leading '-' for an option), up to the script: what follows it is
+    the script's own.
+    """
+    joined, k = [], 0
+    while k < len(argv):
+        token = argv[k]
+        if token in _VALUED and k + 1 < len(argv):
+            joined.append(f"{token}={argv[k + 1]}")
+            k += 2
+        elif token.startswith("-"):
+            joined.append(token)
+            k += 1
+        else:
+            return joined + argv[k:]
+    return joined
+
+
 def _setting_args(options):
     if options.tolerance is not None:
-        return ["--tolerance", repr(options.tolerance), "--range", options.range]
-    return ["--grid", options.grid] if options.grid else []
+        return ["--tolerance", repr(options.tolerance), f"--range={options.range}"]
+    return [f"--grid={options.grid}"] if options.grid else []
 
 
 def main(argv=None):
     """The command line (see ``python -m lut4brian --help``); returns the exit status."""
-    options = _parser().parse_args(argv)
+    options = _parser().parse_args(_joined_negative_values(sys.argv[1:] if argv is None else argv))
     setting = parse_setting(options.grid, options.tolerance, options.range)
     if options._run_variant:
         record = run_variant(options.script, options.args, setting if options._run_variant == "tables" else None,

@@ -275,7 +275,7 @@ run(float(sys.argv[1])*ms)
 def test_compare_reports_the_same_spikes(tmp_path, capsys):
     script = tmp_path / "script.py"
     script.write_text(SCRIPT)
-    report = compare(str(script), ["15"])
+    report = compare(str(script), ["5"])
     assert report["errors"] == dict(exact=None, tables=None)
     assert report["run_time"]["exact"] > 0 and report["run_time"]["tables"] > 0
     assert [t["name"].rstrip("_0123456789") for t in report["groups"]["cells"]["tables"]] == [
