@@ -313,6 +313,112 @@ def part_machine():
     return text
 
 
+# --- work precision (benchmarks/work_precision.py) and the peers' COBAHH ----
+
+#: The error levels (ms) at which the README compares the fastest configurations.
+ERROR_LEVELS = [1.0, 0.1, 0.01, 0.001]
+
+
+def work_precision_lines(lines=None):
+    """
+    ``{(simulator, config, dt_ms): line}``: the latest full-size runs of
+    ``benchmarks/work_precision.py`` (200 ms, 100 neurons or more), the
+    reference's own line left out.
+    """
+    lines = read("work_precision") if lines is None else lines
+    chosen = [line for line in lines if line["simulator"] != "scipy" and line["duration_ms"] == 200
+              and line["neurons"] >= 100]
+    return record.latest(chosen, "simulator", "config", "dt_ms")
+
+
+def work_precision_reference(lines=None):
+    lines = read("work_precision") if lines is None else lines
+    chosen = [line for line in lines if line["simulator"] == "scipy" and line["duration_ms"] == 200
+              and line["neurons"] >= 100]
+    return chosen[-1] if chosen else None
+
+
+def work_precision_group(line):
+    """Which column a configuration competes in: lut4brian, Brian2 (exact equations), NEURON or NEST."""
+    if line["simulator"] == "Brian2":
+        return "Brian2 exact" if line["model"] == "exact" else "lut4brian"
+    return line["simulator"]
+
+
+def work_precision_label(line):
+    if line["simulator"] == "Brian2":
+        return f"``{line['integrator']}``, {line['model']}, dt {line['dt_ms']:g} ms"
+    if line["dt_ms"] is None:
+        return line["config"]
+    return f"{line['config']}, dt {line['dt_ms']:g} ms"
+
+
+def work_precision_fastest(level, lines=None):
+    """``{group: line}``: the fastest configuration of each group whose error is at most ``level`` ms (counts right)."""
+    result = {}
+    for line in (work_precision_lines() if lines is None else lines).values():
+        if line["max_spike_err_ms"] <= level and not line["count_mismatch"]:
+            group = work_precision_group(line)
+            if group not in result or line["run_s"] < result[group]["run_s"]:
+                result[group] = line
+    return result
+
+
+def part_work_precision():
+    lines = work_precision_lines()
+    if not lines:
+        return "(no results yet: run ``benchmarks/work_precision.py``)"
+    rows = []
+    for level in ERROR_LEVELS:
+        fastest = work_precision_fastest(level, lines)
+        cells = [f"{level:g} ms"]
+        for group in ("lut4brian", "Brian2 exact", "NEURON", "NEST"):
+            line = fastest.get(group)
+            cells.append(f"{g(use(line)['run_s'], 2)} s: {work_precision_label(line)}" if line else "not reached")
+        ours = fastest.get("lut4brian")
+        for group in ("NEURON", "NEST"):
+            peer = fastest.get(group)
+            cells.append(f"**{g(peer['run_s'] / ours['run_s'], 2)}x**" if ours and peer else "")
+        rows.append(cells)
+    first = next(iter(lines.values()))
+    reference = work_precision_reference()
+    text = table(["error ≤", "lut4brian (fastest)", "Brian2, exact equations", "NEURON", "NEST",
+                  "NEURON / lut4brian", "NEST / lut4brian"], rows)
+    text += (f"\n\n{first['neurons']} neurons, {g(first['duration_ms'])} ms, one thread; error: the largest "
+             f"difference of {first['compared']} neurons' spike times from the reference")
+    if reference:
+        use(reference)
+        text += (f" ({reference['reference']}; {reference['crosscheck']} at the same tolerances agrees to "
+                 f"{g(reference['reference_crosscheck_ms'], 2)} ms, {reference['spikes_compared']} spikes)")
+    return text + "."
+
+
+def cobahh_peer_lines(lines=None):
+    """``{simulator: line}``: the latest 4000-neuron, 200 ms, dt 0.01 ms runs of the peers' COBAHH scripts."""
+    lines = read("cobahh_peers") if lines is None else lines
+    chosen = [line for line in lines if line["neurons"] == 4000 and line["duration_ms"] == 200
+              and line["dt_ms"] == 0.01]
+    return record.latest(chosen, "simulator", "config")
+
+
+def part_cobahh_peers():
+    peers = cobahh_peer_lines()
+    brian2 = cobahh_headline().get(("cpp_standalone", "lut_exponential_euler"))
+    if not peers or not brian2:
+        return "(no results yet: run ``benchmarks/peers/cobahh_nest.py``, ``cobahh_neuron.py`` and ``cobahh.py``)"
+    use(brian2)
+    ours = brian2["lut_s"]
+    rows = [[f"Brian2 {brian2['versions']['brian2']}, exact equations, ``exponential_euler``", "cpp_standalone",
+             g(brian2["exact_s"]), thousands(brian2["spikes_exact"]), f"{g(brian2['exact_s'] / ours, 2)}x"],
+            ["Brian2 + lut4brian, tables 0.1 mV, ``lut_exponential_euler``", "cpp_standalone", g(ours),
+             thousands(brian2["spikes_lut"]), "1x"]]
+    for line in peers.values():
+        use(line)
+        rows.append([f"{line['simulator']} {line['version']}, {line['config']}", line["engine"], g(line["run_s"]),
+                     thousands(line["spikes"]), f"**{g(line['run_s'] / ours, 2)}x**"])
+    return table(["simulator, model", "engine", "run (s)", "spikes", "time / lut4brian's"], rows)
+
+
 def substitutions():
     headline = cobahh_headline()
     defs = {}
@@ -332,6 +438,7 @@ def substitutions():
 PARTS = {"cobahh": part_cobahh, "cobahh-build": part_cobahh_build, "cobahh-default-units": part_cobahh_default_units,
          "cuda": part_cuda, "frmodels": part_frmodels, "rate-step": part_rate_step,
          "wilson-cowan": part_wilson_cowan, "fit": part_fit, "sweep": part_sweep, "examples": part_examples,
+         "work-precision": part_work_precision, "cobahh-peers": part_cobahh_peers,
          "substitutions": substitutions}
 MARKER = re.compile(r"^\.\. generated by benchmarks/readme_tables\.py: (?P<name>[\w-]+)\n.*?"
                     r"^\.\. end of generated: (?P=name)\n", re.S | re.M)

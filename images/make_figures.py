@@ -22,6 +22,11 @@ fitted_response.png
     A spatial response fitted with frbrian's PyTorch fitter (the fit of
     examples/fit_with_spiking_neurons.ipynb, full size) against its data;
     made only where ``frbrian.fit`` exists.
+work_precision.png
+    Run time against spike-time error of every configuration of
+    ``benchmarks/work_precision.py`` (Brian2 exact and tabulated with each
+    integrator, NEURON, NEST), read from
+    benchmarks/results/work_precision.jsonl.
 
 ``--quick`` shortens the simulation behind accuracy.png and the fit behind
 fitted_response.png (for checks only).
@@ -293,7 +298,67 @@ def fitted_response(args):
     save(fig, "fitted_response.png")
 
 
-FIGURES = {"lookup_table": lookup_table, "speedup": speedup, "accuracy": accuracy, "fitted_response": fitted_response}
+# --- work precision, from benchmarks/work_precision.py's JSON lines --------
+
+def work_precision(args):
+    """Run time against spike-time error, one line per simulator, integrator and model (dt along each line)."""
+    sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
+    import record
+    from readme_tables import ERROR_LEVELS, work_precision_lines
+
+    path = os.path.join(ROOT, "benchmarks", "results", "work_precision.jsonl")
+    lines = work_precision_lines(record.read(path)) if os.path.exists(path) else {}
+    if not lines:
+        raise SystemExit(f"No full-size results in {path}: run benchmarks/work_precision.py.")
+    series = {}
+    for line in lines.values():
+        if line["simulator"] == "Brian2":
+            key = ("Brian2", line["integrator"], line["model"])
+        elif line["dt_ms"] is None:  # CVODE: the tolerances along one line
+            key = (line["simulator"], "CVODE", "")
+        elif line["simulator"] == "NEURON":  # "fixed step, secondorder=N, tables"
+            key = ("NEURON", line["config"].split(",")[1].strip(), "")
+        else:
+            key = (line["simulator"], line["config"].split(" (")[0], "")
+        series.setdefault(key, []).append(line)
+    colours = {"exponential_euler": "C0", "lut_exponential_euler": "C1", "rk2": "C2", "heun": "C4", "rk4": "C3",
+               "lut_rush_larsen2": "C5", "secondorder=0": "C7", "secondorder=2": "C8", "CVODE": "C9"}
+    styles = {"exact": ":", "tables 0.1 mV": "-", "tables 0.02 mV": "--"}
+    markers = {"Brian2": "o", "NEURON": "s", "NEST": "^"}
+    fig, ax = plt.subplots(figsize=(9, 6.2))
+    for (simulator, kind, model), points in sorted(series.items()):
+        points = [p for p in points if p["max_spike_err_ms"] > 0 and np.isfinite(p["max_spike_err_ms"])]
+        points.sort(key=lambda p: p["max_spike_err_ms"])
+        if not points:
+            continue
+        error = [p["max_spike_err_ms"] for p in points]
+        seconds = [p["run_s"] for p in points]
+        colour = "k" if simulator == "NEST" else colours.get(kind, "0.5")
+        label = f"{simulator} {kind}" + (f", {model}" if model else "")
+        ax.plot(error, seconds, styles.get(model, "-"), marker=markers[simulator], color=colour, ms=5, lw=1.1,
+                mfc="none" if model == "exact" else colour, label=label)
+        wrong = [(e, s) for p, e, s in zip(points, error, seconds) if p["count_mismatch"]]
+        if wrong:
+            ax.plot(*zip(*wrong), "x", color="r", ms=8, mew=1.2, zorder=5)
+    for level in ERROR_LEVELS:
+        ax.axvline(level, color="0.85", lw=0.6, zorder=0)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("largest spike-time error (ms) against scipy LSODA at rtol 1e-10")
+    ax.set_ylabel("run time (s), one thread, best of repeats")
+    first = next(iter(lines.values()))
+    ax.set_title(f"Work precision, COBAHH neuron: {first['neurons']} uncoupled neurons, 0.2-1.5 nA, "
+                 f"{first['duration_ms']:g} ms (red x: spike counts differ)", fontsize=9)
+    ax.text(0.99, 0.01, f"{first['machine']['cpu']}, {first['machine']['cores']} cores (shared), "
+            f"{first['date'][:10]}\n(benchmarks/results/work_precision.jsonl)", transform=ax.transAxes,
+            ha="right", va="bottom", fontsize=7, color="0.35")
+    ax.legend(frameon=False, fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    fig.tight_layout()
+    save(fig, "work_precision.png")
+
+
+FIGURES = {"lookup_table": lookup_table, "speedup": speedup, "accuracy": accuracy, "fitted_response": fitted_response,
+           "work_precision": work_precision}
 
 
 def main():
