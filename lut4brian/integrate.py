@@ -30,16 +30,19 @@ class StepTable(Table):
     ``S`` (a number or a table). For each group it is computed from the
     group's own ``dt`` and the values that ``Q`` and ``S`` take for that
     group, so the code that calls it is the same for every ``dt``; its own
-    values are for ``dt`` (unitless, in seconds).
+    values are for ``dt`` (unitless, in seconds). With ``fraction`` the step
+    is that fraction of the group's ``dt`` (half steps of a splitting scheme).
     """
 
-    def __init__(self, rate, dt, steady=None):
-        self.rate, self.dt, self.steady = rate, dt, steady
+    def __init__(self, rate, dt, steady=None, fraction=1.0):
+        self.rate, self.dt, self.steady, self.fraction = rate, dt, steady, fraction
         kind = "decay" if steady is None else "input"
-        Table.__init__(self, self.values_for(None)[:-1], rate.low, rate.step, name=f"{rate.name}_{kind}*")
+        if fraction != 1.0:
+            kind += f"_{fraction:g}dt".replace(".", "p")
+        Table.__init__(self, self.values_for(None)[:-1], rate.low, rate.step, name=f"{rate.name}_{kind}*", log=rate.log)
 
     def values_for(self, owner):
-        dt = float(owner.clock.dt_) if hasattr(owner, "clock") else self.dt
+        dt = self.fraction * (float(owner.clock.dt_) if hasattr(owner, "clock") else self.dt)
         decay = np.exp(-dt * self.rate.values_for(owner))
         if self.steady is None:
             return decay
@@ -48,7 +51,7 @@ class StepTable(Table):
         if self.steady.grid_key == self.rate.grid_key:
             return self.steady.values_for(owner) * (1 - decay)
         # grids chosen from a tolerance: sample the steady state exactly here
-        rate_grid = Grid(self.steady.grid_spec.name, self.rate.low, self.rate.grid[-1], self.rate.step)
+        rate_grid = Grid(self.steady.grid_spec.name, self.rate.low, self.rate.high, self.rate.step, self.rate.log)
         return _padded(self.steady.sample(rate_grid, self.steady.constants_for(owner))) * (1 - decay)
 
 
@@ -56,11 +59,11 @@ class StepTable(Table):
 _step_tables = {}
 
 
-def step_table(rate, dt, steady=None):
+def step_table(rate, dt, steady=None, fraction=1.0):
     """The decay (``steady=None``) or input `StepTable` of ``rate``, first made for the time step ``dt`` (seconds)."""
-    key = (rate.name, getattr(steady, "name", steady))
+    key = (rate.name, getattr(steady, "name", steady), fraction)
     if key not in _step_tables:
-        _step_tables[key] = StepTable(rate, dt, steady)
+        _step_tables[key] = StepTable(rate, dt, steady, fraction)
         register_function(_step_tables[key])
     return _step_tables[key]
 
@@ -74,10 +77,10 @@ def _table_of(expr):
     return None
 
 
-def _gates(equations, dt):
+def _gates(equations, dt, fraction=1.0):
     """
     The equations ``dx/dt = Q(v)*(S - x)`` with ``Q`` a table call and ``S``
-    free of ``x``: their exact one-step updates, keyed by variable.
+    free of ``x``: their exact updates over ``fraction*dt``, keyed by variable.
     """
     updates = {}
     for name in equations.diff_eq_names:
@@ -91,14 +94,14 @@ def _gates(equations, dt):
         if x in steady.free_symbols:
             continue
         argument = rate.args[0]
-        decay = sympy.Function(step_table(table, dt).name)(argument)
+        decay = sympy.Function(step_table(table, dt, fraction=fraction).name)(argument)
         steady_table = _table_of(steady)
         same_grid = steady_table is not None and steady.args[0] == argument and (
             steady_table.grid_key == table.grid_key or isinstance(steady_table, ExpressionTable))
         if steady.is_number or same_grid:
             # x*D + S*(1 - D) with S*(1 - D) tabulated: one multiply-add
             source = steady_table if steady_table is not None else float(steady)
-            updates[name] = x * decay + sympy.Function(step_table(table, dt, source).name)(argument)
+            updates[name] = x * decay + sympy.Function(step_table(table, dt, source, fraction).name)(argument)
         else:
             updates[name] = steady + (x - steady) * decay
     return updates
@@ -110,18 +113,19 @@ _grid_indices = {}
 
 def _grid_index(table):
     if table.grid_key not in _grid_indices:
-        _grid_indices[table.grid_key] = GridIndex(table.low, table.step, table.size)
+        _grid_indices[table.grid_key] = GridIndex(table.low, table.step, table.size, log=table.log)
         register_function(_grid_indices[table.grid_key])
     index = _grid_indices[table.grid_key]
     index.tables.add(table.name)
     return index
 
 
-def _fuse_lookups(expressions):
+def _fuse_lookups(expressions, prefix="_lut_"):
     """
     Replace the table calls in ``expressions`` by ``table.at(i, w)``, with the
     grid index of each (grid, argument) pair computed once; returns the
-    abstract code lines for those indices and the new expressions.
+    abstract code lines for those indices (temporaries named from ``prefix``)
+    and the new expressions.
     """
     pairs, replacements = {}, {}
     for call in set().union(*(e.atoms(sympy.Function) for e in expressions)):
@@ -129,14 +133,14 @@ def _fuse_lookups(expressions):
         if table is None or call.args[0].atoms(sympy.Function):
             continue  # not a table, or a table of a computed argument: left as it is
         pair = pairs.setdefault((table.grid_key, call.args[0]), (len(pairs), _grid_index(table)))
-        i, w = sympy.symbols(f"_lut_i{pair[0]} _lut_w{pair[0]}", real=True)
+        i, w = sympy.symbols(f"{prefix}i{pair[0]} {prefix}w{pair[0]}", real=True)
         register_function(table.at)
         replacements[call] = sympy.Function(table.at.name)(i, w)
     lines = []
     for (_, argument), (k, index) in sorted(pairs.items(), key=lambda item: item[1][0]):
-        lines += [f"_lut_f{k} = {index.name}({sympy_to_str(argument)})",
-                  f"_lut_i{k} = int(_lut_f{k})",
-                  f"_lut_w{k} = _lut_f{k} - _lut_i{k}"]
+        lines += [f"{prefix}f{k} = {index.name}({sympy_to_str(argument)})",
+                  f"{prefix}i{k} = int({prefix}f{k})",
+                  f"{prefix}w{k} = {prefix}f{k} - {prefix}i{k}"]
     return lines, [e.xreplace(replacements) for e in expressions]
 
 
