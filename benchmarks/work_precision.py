@@ -25,7 +25,8 @@ Configurations, one thread each:
 
 - Brian2 on cpp_standalone, the exact equations and lut4brian's tables
   (``--grids-mv``), each with every integrator of ``--methods`` that
-  accepts them (``lut_rush_larsen2`` where lut4brian registers it) at
+  accepts them (by default Brian2's ``exponential_euler``, ``rk2``,
+  ``heun``, ``rk4`` and every ``lut_*`` integrator lut4brian registers) at
   every ``--dt-ms``. One build per model and Brian2 integrator, its binary
   then run at each dt (Brian2's command-line arguments set
   ``defaultclock.dt``); one build per dt for lut4brian's integrators, whose
@@ -70,7 +71,8 @@ import record  # noqa: E402
 import wp_common  # noqa: E402
 
 SIMS_PYTHON = os.path.join(record.PEERS, ".venv-sims", "bin", "python")
-METHODS = ["exponential_euler", "lut_exponential_euler", "rk2", "heun", "rk4", "lut_rush_larsen2"]
+#: Brian2's integrators that the benchmark tries; lut4brian's are added (every registered ``lut_*`` method).
+BRIAN2_METHODS = ["exponential_euler", "rk2", "heun", "rk4"]
 REFERENCE = dict(method="LSODA", rtol=1e-10, atol=1e-12)
 CROSSCHECK = dict(method="DOP853", rtol=1e-10, atol=1e-12)
 
@@ -223,8 +225,10 @@ def brian2_configs(args):
 
     import lut4brian  # noqa: F401 (registers its integrators)
 
-    methods = [m for m in args.methods if m in StateUpdateMethod.stateupdaters]
-    for missing in sorted(set(args.methods) - set(methods)):
+    registered = StateUpdateMethod.stateupdaters
+    wanted = args.methods or BRIAN2_METHODS + sorted(m for m in registered if m.startswith("lut_"))
+    methods = [m for m in wanted if m in registered]
+    for missing in sorted(set(wanted) - set(methods)):
         print(f"# {missing} is not registered in this lut4brian: left out", file=sys.stderr)
     workdir = tempfile.mkdtemp(prefix="lut4brian_wp_")
     try:
@@ -301,7 +305,9 @@ def main():
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--dt-ms", type=float, nargs="+", default=[0.1, 0.05, 0.02, 0.01, 0.005])
     parser.add_argument("--nest-resolutions-ms", type=float, nargs="+", default=[0.1, 0.05, 0.01])
-    parser.add_argument("--methods", nargs="+", default=METHODS, help="Brian2 integrators (default: %(default)s)")
+    parser.add_argument("--methods", nargs="+",
+                        help=f"Brian2 integrators (default: {', '.join(BRIAN2_METHODS)} and every lut_* method "
+                             "that lut4brian registers, such as lut_exponential_euler)")
     parser.add_argument("--grids-mv", type=float, nargs="*", default=[0.1, 0.02], help="table grid steps (mV)")
     parser.add_argument("--no-peers", dest="peers", action="store_false", help="Brian2 only")
     parser.add_argument("--no-brian2", dest="brian2", action="store_false", help="the peers only")
