@@ -261,8 +261,8 @@ from lut4brian import models
 prefs.codegen.runtime.numpy.discard_units = True
 defaultclock.dt = 0.01*ms
 equations, namespace = models.cobahh()
-G = NeuronGroup(4, equations, method='exponential_euler', namespace=namespace, threshold='v > -20*mV',
-                refractory=3*ms, name='cells')
+globals().update(namespace)  # constants from the run namespace, as in Brian2's examples
+G = NeuronGroup(4, equations, method='exponential_euler', threshold='v > -20*mV', refractory=3*ms, name='cells')
 G.v = 'El + randn()*5*mV'
 G.I = '(0.6 + 0.2*i)*nA'
 spikes = SpikeMonitor(G)

@@ -1,0 +1,167 @@
+"""
+Brian2's Hodgkin-Huxley-type example scripts, unchanged, through
+``python -m lut4brian --compare``; and what importing lut4brian costs with
+``prefs.lut4brian.auto`` off.
+
+    python benchmarks/auto_compare.py [--repeats 3] [--cases COBAHH,...] [--grid -100:100:0.1]
+
+For each script of ``examples/brian2/`` (shortened copies of Brian2's
+examples) the comparison runs ``--repeats`` times, each time the exact and
+the tabulated variant in fresh processes (``lut4brian.cli.compare``); one
+JSON line per script gives the median simulation time of each variant
+(Brian2's own measure of the run loop, or of the standalone binary), the
+speed-up (median of the per-repeat ratios), and, from the last repeat, the
+spike counts of each SpikeMonitor, the largest spike-time shift and the
+largest voltage difference of each StateMonitor. ``import_only`` runs
+COBAHH.py with plain Brian2 and with ``import lut4brian`` first (auto off),
+alternately, and gives both median run times and whether the spikes are
+identical. Scripts run in a temporary folder whose ``brian_preferences``
+keeps Brian2's cython cache in ``build/``. Lines go to
+``benchmarks/results/auto_compare.jsonl`` (``--results``).
+"""
+
+import argparse
+import os
+import pickle
+import runpy
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+EXAMPLES = os.path.join(ROOT, "examples", "brian2")
+sys.path.insert(0, HERE)
+sys.path.insert(0, ROOT)
+import record  # noqa: E402
+
+#: Script, its arguments.
+CASES = {
+    "COBAHH": ("COBAHH.py", ["100"]),
+    "IF_curve_Hodgkin_Huxley": ("IF_curve_Hodgkin_Huxley.py", ["500"]),
+    "IF_curve_Hodgkin_Huxley_standalone": ("IF_curve_Hodgkin_Huxley_standalone.py", ["500", "IF_curve_HH"]),
+    "hh_with_spikes": ("hh_with_spikes.py", ["10"]),
+    "hodgkin_huxley_1952": ("hodgkin_huxley_1952.py", ["10"]),
+}
+SEED = 20240917
+
+
+def _folder():
+    folder = tempfile.mkdtemp(prefix="lut4brian_auto_compare_")
+    cache = os.path.join(ROOT, "build", "cython_cache")
+    with open(os.path.join(folder, "brian_preferences"), "w") as preferences:
+        preferences.write(f"codegen.runtime.cython.cache_dir = {cache!r}\n")
+    return folder
+
+
+def compare_case(name, repeats, setting_args):
+    from lut4brian.cli import compare
+
+    script, arguments = CASES[name]
+    folder, cwd = _folder(), os.getcwd()
+    os.chdir(folder)
+    try:
+        reports = [compare(os.path.join(EXAMPLES, script), arguments, setting_args) for _ in range(repeats)]
+    finally:
+        os.chdir(cwd)
+    last = reports[-1]
+    if any(last["errors"].values()):
+        return {"case": name, "errors": {k: v and v["message"][:300] for k, v in last["errors"].items()}}
+    spikes = {m: dict(exact=r["spikes_exact"], tables=r["spikes_tables"],
+                      neurons_with_other_counts=r["neurons_with_other_counts"],
+                      max_shift_ms=round(r["max_spike_shift"] * 1e3, 4))
+              for m, r in last["monitors"].items() if r["kind"] == "spikes"}
+    voltages = {m: round(r["variables"]["v"]["max_difference"] * 1e3, 4)
+                for m, r in last["monitors"].items()
+                if r["kind"] == "states" and r["variables"].get("v", {}).get("max_difference") is not None}
+    exact = [r["run_time"]["exact"] for r in reports]
+    tables = [r["run_time"]["tables"] for r in reports]
+    return {"case": name, "script": f"examples/brian2/{script}", "arguments": arguments,
+            "exact_s": round(float(np.median(exact)), 3), "tables_s": round(float(np.median(tables)), 3),
+            "speedup": round(float(np.median(np.divide(exact, tables))), 2), "repeats": repeats,
+            "tables": {g: len(r["tables"]) for g, r in last["groups"].items()},
+            "methods": {g: r["method"] for g, r in last["groups"].items()},
+            "spikes": spikes, "max_v_difference_mV": voltages}
+
+
+def plain_run(script, arguments, with_import, out):
+    """Run ``script`` seeded, with or without ``import lut4brian`` first; pickle its spikes and run time."""
+    if with_import:
+        import lut4brian  # noqa: F401
+    import brian2
+
+    brian2.seed(SEED)
+    sys.argv = [script, *arguments]
+    names = runpy.run_path(script, run_name="__main__")
+    spikes = names["spikes"]
+    with open(out, "wb") as file:
+        pickle.dump(dict(i=np.asarray(spikes.i[:]), t=np.asarray(spikes.t_[:]),
+                         run_time=brian2.get_device()._last_run_time), file)
+
+
+def import_only(repeats):
+    script, arguments = CASES["COBAHH"]
+    folder = _folder()
+    results = {False: [], True: []}
+    for _ in range(repeats):
+        for with_import in (False, True):
+            out = os.path.join(folder, f"plain_{with_import}.pickle")
+            command = [sys.executable, os.path.abspath(__file__), "--_plain", os.path.join(EXAMPLES, script),
+                       "--_out", out, *(["--_import"] if with_import else []), "--", *arguments]
+            done = subprocess.run(command, capture_output=True, text=True, cwd=folder,
+                                  env=dict(os.environ, PYTHONPATH=ROOT))
+            if done.returncode != 0:
+                raise SystemExit(done.stderr[-3000:])
+            with open(out, "rb") as file:
+                results[with_import].append(pickle.load(file))
+    first, second = results[False][-1], results[True][-1]
+    same = bool(np.array_equal(first["i"], second["i"]) and np.array_equal(first["t"], second["t"]))
+    plain = [r["run_time"] for r in results[False]]
+    imported = [r["run_time"] for r in results[True]]
+    return {"case": "import_only", "script": f"examples/brian2/{script}", "arguments": arguments,
+            "brian2_s": round(float(np.median(plain)), 3), "with_import_s": round(float(np.median(imported)), 3),
+            "ratio": round(float(np.median(np.divide(imported, plain))), 3),
+            "brian2_all_s": [round(t, 3) for t in plain], "with_import_all_s": [round(t, 3) for t in imported],
+            "spikes": int(len(first["i"])), "identical_spikes": same, "repeats": repeats}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--cases", default=",".join([*CASES, "import_only"]))
+    parser.add_argument("--grid", default=None, help="LOW:HIGH:STEP in mV (default: lut4brian's, -100:100:0.1)")
+    parser.add_argument("--_plain", help=argparse.SUPPRESS)
+    parser.add_argument("--_out", help=argparse.SUPPRESS)
+    parser.add_argument("--_import", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("arguments", nargs="*")
+    record.add_argument(parser, "auto_compare")
+    args = parser.parse_args([f"--grid={a.split('=', 1)[-1]}" if a.startswith("--grid") else a
+                              for a in _joined_grid(sys.argv[1:])])
+    if args._plain:
+        plain_run(args._plain, args.arguments, args._import, args._out)
+        return
+    setting_args = [f"--grid={args.grid}"] if args.grid else []
+    for name in args.cases.split(","):
+        line = import_only(args.repeats) if name == "import_only" else compare_case(name, args.repeats, setting_args)
+        line["grid"] = args.grid or "-100:100:0.1"
+        record.emit(line, args.results)
+
+
+def _joined_grid(argv):
+    # --grid -100:100:0.1: a value with a leading minus
+    out, skip = [], False
+    for k, a in enumerate(argv):
+        if skip:
+            skip = False
+        elif a == "--grid" and k + 1 < len(argv):
+            out.append(f"--grid={argv[k + 1]}")
+            skip = True
+        else:
+            out.append(a)
+    return out
+
+
+if __name__ == "__main__":
+    main()
