@@ -9,7 +9,7 @@ from brian2.core.functions import DEFAULT_FUNCTIONS
 from brian2.equations.equations import Equations
 from brian2.parsing.sympytools import str_to_sympy, sympy_to_str
 from brian2.stateupdaters.base import StateUpdateMethod, extract_method_options
-from brian2.stateupdaters.exponential_euler import exponential_euler
+from brian2.stateupdaters.exponential_euler import exponential_euler, get_conditionally_linear_system
 from brian2.utils.logger import get_logger
 
 from ._brian_internals import register_function
@@ -177,6 +177,19 @@ def optimise_update(code, fuse_lookups=True):
     return "\n".join(lines + assignments)
 
 
+def _explain_refusal(equations, variables):
+    """Where ``exponential_euler`` would refuse ``equations``, raise naming the equation and the integrator to use."""
+    try:
+        if not equations.is_stochastic:
+            get_conditionally_linear_system(equations, variables)
+            return
+    except ValueError:
+        pass
+    from .strang import linear_coefficients  # the same check (strang imports this module)
+
+    linear_coefficients(equations, variables, method="lut_exponential_euler")
+
+
 class LutExponentialEuler(StateUpdateMethod):
     """
     Exponential Euler for equations with lookup tables (``method='lut_exponential_euler'``).
@@ -209,6 +222,7 @@ class LutExponentialEuler(StateUpdateMethod):
 
     def __call__(self, equations, variables=None, method_options=None):
         extract_method_options(method_options, {})
+        _explain_refusal(equations, variables)
         if not tables_enabled() or variables is None:
             return exponential_euler(equations, variables, method_options)
         dt = float(variables["dt"].owner.dt_)

@@ -14,7 +14,7 @@ from conftest import build, use_target
 from scipy.integrate import solve_ivp
 from scipy.special import exprel
 
-from lut4brian import lut_strang, models, tabulate
+from lut4brian import lut_exponential_euler, lut_strang, models, tabulate
 
 DURATION = 60.0  # ms
 CURRENT = 0.5  # nA
@@ -158,6 +158,8 @@ def test_refused_equations_name_the_equation_and_the_alternative():
     noisy = Equations("dv/dt = -v/(10*ms) + xi*mV/sqrt(ms) : volt")
     with pytest.raises(UnsupportedEquationsException, match=r"'dv/dt = .*': it is stochastic.*'euler' or 'heun'"):
         lut_strang(noisy)
+    with pytest.raises(UnsupportedEquationsException, match=r"lut_exponential_euler cannot integrate 'dv/dt = .*rk4"):
+        lut_exponential_euler(Equations("dv/dt = -v**2/(10*ms*mV) : volt"))
     # in a run, Brian2 reports the same message as the cause of its own
     with pytest.raises(BrianObjectException) as raised:
         Network(NeuronGroup(1, adex, method="lut_strang")).run(0.1 * ms)
