@@ -38,12 +38,14 @@ sys.path.insert(0, ROOT)
 import record  # noqa: E402
 
 #: Script, its arguments.
+#: Script, its arguments: the original durations (a second or more of simulation
+#: time, so that run times stand above the noise), COBAHH 100 ms instead of 1 s.
 CASES = {
     "COBAHH": ("COBAHH.py", ["100"]),
-    "IF_curve_Hodgkin_Huxley": ("IF_curve_Hodgkin_Huxley.py", ["500"]),
-    "IF_curve_Hodgkin_Huxley_standalone": ("IF_curve_Hodgkin_Huxley_standalone.py", ["500", "IF_curve_HH"]),
-    "hh_with_spikes": ("hh_with_spikes.py", ["10"]),
-    "hodgkin_huxley_1952": ("hodgkin_huxley_1952.py", ["10"]),
+    "IF_curve_Hodgkin_Huxley": ("IF_curve_Hodgkin_Huxley.py", ["2000"]),
+    "IF_curve_Hodgkin_Huxley_standalone": ("IF_curve_Hodgkin_Huxley_standalone.py", ["2000", "IF_curve_HH"]),
+    "hh_with_spikes": ("hh_with_spikes.py", ["50"]),
+    "hodgkin_huxley_1952": ("hodgkin_huxley_1952.py", ["50"]),
 }
 SEED = 20240917
 
