@@ -8,9 +8,10 @@ tests, benchmarks and examples, and as starting points.
 
 import numpy as np
 from brian2 import Network, NeuronGroup, SpikeMonitor, StateMonitor, Synapses, seed
-from brian2.units import cm, mV, ms, msiemens, nA, nS, siemens, uA, ufarad, umetre
+from brian2.units import cm, kelvin, mM, mV, ms, msiemens, nA, nS, siemens, uA, ufarad, umetre
+from brian2.units.constants import faraday_constant, gas_constant, zero_celsius
 
-__all__ = ["cobahh", "cobahh_network", "hh1952", "wang_buzsaki"]
+__all__ = ["cobahh", "cobahh_network", "hh1952", "wang_buzsaki", "calcium_cell"]
 
 
 def cobahh():
@@ -130,3 +131,50 @@ def wang_buzsaki():
 
 #: A current that makes each model fire regularly, for single-neuron tests.
 DRIVE = {"cobahh": 0.5 * nA, "hh1952": 10 * uA, "wang_buzsaki": 1 * uA}
+
+
+def calcium_cell():
+    """
+    A Traub-Miles point neuron (Brian2's ``examples/COBAHH.py`` rates, per
+    area) with calcium: a high-voltage-activated Ca current (Reuveni et al.
+    1993), a Ca pool under the membrane with first-order removal (Destexhe
+    et al. 1993), a BK channel whose rates depend on voltage and calcium
+    (Moczydlowski and Latorre 1983, the kinetics of NEURON's ``cagk.mod``)
+    and a calcium-gated AHP channel (Destexhe et al. 1994, ``iahp``). The
+    current ``I`` is per area; ``Ca_i`` spans decades (1e-5 to 1e-2 mM).
+    """
+    namespace = dict(
+        C_m=1 * ufarad * cm**-2, g_L=0.05 * msiemens * cm**-2, E_L=-60 * mV, E_Na=50 * mV, E_K=-90 * mV,
+        g_Na=100 * msiemens * cm**-2, g_K=30 * msiemens * cm**-2, VT=-63 * mV,
+        g_Ca=1 * msiemens * cm**-2, E_Ca=120 * mV, depth=1 * umetre, tau_Ca=100 * ms, Ca_rest=2.4e-4 * mM,
+        g_BK=1 * msiemens * cm**-2, g_AHP=0.5 * msiemens * cm**-2,
+        F=faraday_constant, u_T=gas_constant * (36 * kelvin + zero_celsius) / faraday_constant,
+    )
+    equations = """
+    dv/dt = (g_L*(E_L - v) + I_Na + I_K + I_Ca + I_BK + I_AHP + I)/C_m : volt
+    I : amp/meter**2
+    I_Na = g_Na*m**3*h*(E_Na - v) : amp/meter**2
+    I_K = g_K*n**4*(E_K - v) : amp/meter**2
+    dm/dt = alpha_m*(1 - m) - beta_m*m : 1
+    dn/dt = alpha_n*(1 - n) - beta_n*n : 1
+    dh/dt = alpha_h*(1 - h) - beta_h*h : 1
+    alpha_m = 0.32*(mV**-1)*4*mV/exprel((13*mV - v + VT)/(4*mV))/ms : Hz
+    beta_m = 0.28*(mV**-1)*5*mV/exprel((v - VT - 40*mV)/(5*mV))/ms : Hz
+    alpha_h = 0.128*exp((17*mV - v + VT)/(18*mV))/ms : Hz
+    beta_h = 4./(1 + exp((40*mV - v + VT)/(5*mV)))/ms : Hz
+    alpha_n = 0.032*(mV**-1)*5*mV/exprel((15*mV - v + VT)/(5*mV))/ms : Hz
+    beta_n = .5*exp((10*mV - v + VT)/(40*mV))/ms : Hz
+    I_Ca = g_Ca*s**2*(E_Ca - v) : amp/meter**2
+    ds/dt = alpha_s*(1 - s) - beta_s*s : 1
+    alpha_s = 0.055/mV*3.8*mV/exprel((-27*mV - v)/(3.8*mV))/ms : Hz
+    beta_s = 0.94*exp((-75*mV - v)/(17*mV))/ms : Hz
+    dCa_i/dt = I_Ca/(2*F*depth) + (Ca_rest - Ca_i)/tau_Ca : mmolar
+    I_BK = g_BK*q*(E_K - v) : amp/meter**2
+    dq/dt = alpha_q*(1 - q) - beta_q*q : 1
+    alpha_q = 0.48/ms/(1 + 0.18*mM*exp(-2*0.84*v/u_T)/Ca_i) : Hz
+    beta_q = 0.28/ms/(1 + Ca_i/(0.011*mM*exp(-2*1.0*v/u_T))) : Hz
+    I_AHP = g_AHP*w**2*(E_K - v) : amp/meter**2
+    dw/dt = 0.03/ms*(1 + (Ca_i/(0.025*mM))**2)*(w_inf - w) : 1
+    w_inf = (Ca_i/(0.025*mM))**2/(1 + (Ca_i/(0.025*mM))**2) : 1
+    """
+    return equations, namespace

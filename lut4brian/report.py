@@ -9,14 +9,18 @@ from brian2.core.functions import DEFAULT_FUNCTIONS
 from brian2.equations.equations import Equations
 from brian2.units.fundamentalunits import Quantity, is_dimensionless
 
-from .grid import ExpressionTable, Grid, interpolation_error
+from .grid import ExpressionTable, ExpressionTable2D, Grid, evaluate_on_grids, interpolation_error
 
 __all__ = ["TableInfo", "TableReport", "report"]
 
 
 @dataclass
 class TableInfo:
-    """One table: what it holds, its grid, its memory and its interpolation error."""
+    """
+    One table: what it holds, its grid, its memory and its interpolation
+    error. For a table of two variables, ``variable``, ``low``, ``high`` and
+    ``step`` are pairs and ``points`` counts the whole grid.
+    """
 
     name: str
     expression: str
@@ -28,10 +32,17 @@ class TableInfo:
     memory_bytes: int
     max_abs_error: Quantity
     max_rel_error: float
+    #: whether the grid (or each axis) is logarithmic, with ``step`` the ratio of neighbouring points
+    log: object = False
 
     def as_dict(self):
         """Plain values (SI floats for quantities)."""
-        return {key: float(value) if isinstance(value, Quantity) else value for key, value in asdict(self).items()}
+        def plain(value):
+            if isinstance(value, tuple):
+                return tuple(map(plain, value))
+            return float(value) if isinstance(value, (Quantity, float)) else value
+
+        return {key: plain(value) for key, value in asdict(self).items()}
 
 
 def _short(quantity):
@@ -49,9 +60,12 @@ class TableReport(list):
         header = f"{'table':<22} {'range':>20} {'step':>10} {'points':>8} {'memory':>9} {'max abs error':>14} {'max rel':>9}"
         rows = [header, "-" * len(header)]
         for info in self:
-            grid_range = f"[{_short(info.low)}, {_short(info.high)}]"
+            ranges = zip(*(value if isinstance(value, tuple) else (value,) for value in (info.low, info.high)))
+            grid_range = " x ".join(f"[{_short(low)}, {_short(high)}]" for low, high in ranges)
+            steps = zip(*(value if isinstance(value, tuple) else (value,) for value in (info.step, info.log)))
+            step = " x ".join(f"*{step:.4g}" if log else _short(step) for step, log in steps)
             rows.append(
-                f"{info.name:<22} {grid_range:>20} {_short(info.step):>10} {info.points:>8} "
+                f"{info.name:<22} {grid_range:>20} {step:>10} {info.points:>8} "
                 f"{info.memory_bytes / 1024:>7.1f}kB {_short(info.max_abs_error):>14} {info.max_rel_error:>9.2e}"
             )
         rows += [f"  {info.name} = {info.expression}" for info in self]
@@ -61,7 +75,29 @@ class TableReport(list):
         return [info.as_dict() for info in self]
 
 
+def _info_2d(table):
+    # bilinear interpolation is worst near the middle of a cell: compare there
+    grids = [Grid(g.name, t.low, t.high, t.step, t.log) for g, t in zip(table.grids, table.axes)]
+    middles = [grid.shifted(0.5) for grid in grids]
+    exact = np.asarray(evaluate_on_grids(table.code, middles, table.constants, table.functions))
+    v = np.asarray(table.values)
+    interpolated = 0.25 * (v[:-1, :-1] + v[1:, :-1] + v[:-1, 1:] + v[1:, 1:])
+    exact = exact[:interpolated.shape[0], :interpolated.shape[1]]
+    error = np.abs(interpolated - exact)
+    significant = np.abs(exact) > 1e-12 * np.max(np.abs(exact))
+    relative = error[significant] / np.abs(exact[significant])
+    return TableInfo(
+        name=table.name, expression=table.code, variable=", ".join(g.name for g in grids),
+        low=tuple(t.low for t in table.axes), high=tuple(t.high for t in table.axes),
+        step=tuple(t.step for t in table.axes), points=int(np.prod(table.shape)),
+        memory_bytes=table.memory_bytes, max_abs_error=Quantity(error.max(), dim=table.dim),
+        max_rel_error=float(relative.max()) if relative.size else 0.0, log=tuple(t.log for t in table.axes),
+    )
+
+
 def _info(table):
+    if isinstance(table, ExpressionTable2D):
+        return _info_2d(table)
     # the table's own points: when the range is not a whole number of steps, the last one falls short of high
     grid = Grid(table.grid_spec.name, table.low, table.high, table.step, table.log)
     exact, interpolated = interpolation_error(table.code, grid, table.constants, table.functions,
@@ -80,6 +116,7 @@ def _info(table):
         memory_bytes=table.memory_bytes,
         max_abs_error=Quantity(error.max(), dim=table.dim),
         max_rel_error=float(relative.max()) if relative.size else 0.0,
+        log=table.log,
     )
 
 
@@ -107,4 +144,4 @@ def report(equations):
     if not isinstance(equations, Equations):
         equations = Equations(equations)
     tables = [DEFAULT_FUNCTIONS.get(name) for name in sorted(equations.identifiers)]
-    return TableReport(_info(table) for table in tables if isinstance(table, ExpressionTable))
+    return TableReport(_info(table) for table in tables if isinstance(table, (ExpressionTable, ExpressionTable2D)))

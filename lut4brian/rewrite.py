@@ -408,7 +408,12 @@ class _Rewriter:
                     del self.tables[key]
                 return None  # the steady state would be 0/0 where the rate vanishes
         steady = drive / rate
-        steady_call = self._table_call(steady, f"{varname}_inf") if self._worth_a_table(steady) else steady
+        if len(self._table_vars(steady)) == 2:  # f(v)*g(Ca) is better two 1-D tables than one 2-D table
+            steady_call = self._replace(self._expand(steady), f"{varname}_inf")
+        elif self._worth_a_table(steady):
+            steady_call = self._table_call(steady, f"{varname}_inf")
+        else:
+            steady_call = steady
         return rate_call * (steady_call - x)
 
     def _membrane_equations(self, var):
