@@ -48,7 +48,10 @@ Prints one JSON line per configuration (``simulator``, ``version``,
 and more) and appends it to ``benchmarks/results/work_precision.jsonl``
 (``--results``); ``images/make_figures.py`` draws ``images/work_precision.png``
 from that file and ``benchmarks/readme_tables.py`` the README's table.
-``--quick`` is a smoke test: 5 neurons, 20 ms, one dt, one build.
+``--quick`` is a smoke test (tests/test_peers.py): 5 neurons, 20 ms, one dt,
+two builds. At the defaults (500 neurons) the Brian2 integrators, NEURON and
+NEST took about 8 minutes on this project's 2-core machine while other work
+loaded it, and each ``lut_*`` integrator some 3 minutes more (15 builds).
 """
 
 import argparse
@@ -312,8 +315,8 @@ def main():
     parser.add_argument("--no-peers", dest="peers", action="store_false", help="Brian2 only")
     parser.add_argument("--no-brian2", dest="brian2", action="store_false", help="the peers only")
     parser.add_argument("--quick", action="store_true",
-                        help="smoke test: 5 neurons, 20 ms, dt 0.05 ms, exponential_euler on 0.1 mV tables, "
-                             "one repeat")
+                        help="smoke test: 5 neurons, 20 ms, dt 0.05 ms, exponential_euler on the exact equations "
+                             "and on 0.1 mV tables, one repeat (the peers likewise)")
     record.add_argument(parser, "work_precision")
     args = parser.parse_args()
     if args.quick:
