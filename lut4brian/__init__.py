@@ -15,16 +15,14 @@ from . import cuda  # registers the generators for brian2cuda's device
 from .auto import AutoTablesError  # installs prefs.lut4brian.auto (inactive until set)
 from .compat import lutinit, lutinterpol
 from .grid import log_grid
-from .grid import log_grid
 from .integrate import lut_exponential_euler
 from .report import TableInfo, TableReport, report
 from .rewrite import tabulate, tabulated
 from .strang import lut_strang
 from .table import GridIndex, Table, TableAt
 from .table2d import Table2D
-from .table2d import Table2D
 
 __all__ = [
     "Table", "GridIndex", "TableAt", "tabulate", "tabulated", "lut_exponential_euler", "lut_strang", "report", "TableInfo", "TableReport",
-    "lut4brian", "lutinit", "lutinterpol", "AutoTablesError", "Table2D", "log_grid", "Table2D", "log_grid",
+    "lut4brian", "lutinit", "lutinterpol", "AutoTablesError", "Table2D", "log_grid",
 ]
