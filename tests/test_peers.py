@@ -150,3 +150,22 @@ def test_work_precision_quick(tmp_path):
     assert abs(brian2["exact"]["max_spike_err_ms"] - brian2["tables 0.1 mV"]["max_spike_err_ms"]) < 0.05
     peers = {line["simulator"] for line in lines} - {"scipy", "Brian2"}
     assert peers == ({"NEURON", "NEST"} if os.path.exists(SIMS_PYTHON) else set())
+
+
+def test_lut_integrators_are_built_for_each_dt(reference, monkeypatch):
+    """
+    lut_exponential_euler's tables of exp(-dt*Q(v)) hold for one dt: run at
+    dt 0.1 and 0.05 ms its error halves (first order), as it would not if one
+    binary served both.
+    """
+    assert "lut_exponential_euler" not in work_precision.DT_FREE
+    tables = {name: model for name, model in work_precision.brian2_models([0.1]).items() if name != "exact"}
+    monkeypatch.setattr(work_precision, "brian2_models", lambda grids: tables)
+    args = type("Args", (), dict(methods=["lut_exponential_euler"], grids_mv=[0.1], dt_ms=[0.1, 0.05], neurons=3,
+                                 duration_ms=30.0, repeats=1))()
+    lines = list(work_precision.brian2_configs(args))
+    assert [line["built_for_dt_ms"] for line, _ in lines] == [0.1, 0.05]
+    coarse, fine = (work_precision.spike_error(reference, [spikes[str(k)] for k in range(3)], 30.0)
+                    for _, spikes in lines)
+    assert not coarse[1] and not fine[1]
+    assert 1.6 < coarse[0] / fine[0] < 2.6
