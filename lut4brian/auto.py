@@ -104,6 +104,8 @@ def group_tables(group, run_namespace, setting):
     namespace = GroupNamespace(group, run_namespace)
     key = _key(equations, setting, namespace.constants(equations.identifiers - set(equations.names)))
     if key not in _rewrites:
+        if len(_rewrites) >= 64:  # a sweep over constants: keep the latest
+            del _rewrites[next(iter(_rewrites))]
         grid = {var: setting[var]}
         with _quiet("nothing_tabulated"):
             rewritten = tabulate(equations, namespace=namespace, tolerance=setting.get("tolerance"), **grid)
