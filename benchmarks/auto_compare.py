@@ -12,7 +12,9 @@ JSON line per script gives the median simulation time of each variant
 (Brian2's own measure of the run loop, or of the standalone binary), the
 speed-up (median of the per-repeat ratios), and, from the last repeat, the
 spike counts of each SpikeMonitor, the largest spike-time shift and the
-largest voltage difference of each StateMonitor. ``import_only`` runs
+largest voltage difference of each StateMonitor; for COBAHH, a chaotic
+network, also the exact spike counts with three other seeds (their
+spread is the scale for the difference). ``import_only`` runs
 COBAHH.py with plain Brian2 and with ``import lut4brian`` first (auto off),
 alternately (each first in every other pair), and gives both median run times and whether the spikes are
 identical. Scripts run in a temporary folder whose ``brian_preferences``
@@ -47,7 +49,9 @@ CASES = {
     "hh_with_spikes": ("hh_with_spikes.py", ["50"]),
     "hodgkin_huxley_1952": ("hodgkin_huxley_1952.py", ["50"]),
 }
-SEED = 20240917
+SEED = 20240917  # lut4brian.cli's
+#: Chaotic cases: how many other seeds show the exact script's own spread of spike counts.
+SPREAD = {"COBAHH": 3}
 
 
 def _folder():
@@ -78,6 +82,19 @@ def compare_case(name, repeats, setting_args):
     voltages = {m: round(r["variables"]["v"]["max_difference"] * 1e3, 4)
                 for m, r in last["monitors"].items()
                 if r["kind"] == "states" and r["variables"].get("v", {}).get("max_difference") is not None}
+    spread = {}
+    if name in SPREAD:
+        # a chaotic network: the exact script's own spike counts with other seeds, for scale
+        from lut4brian.cli import _variant_in_subprocess
+
+        os.chdir(folder)
+        try:
+            others = [_variant_in_subprocess("exact", os.path.join(EXAMPLES, script), arguments, setting_args,
+                                             sys.executable, seed=SEED + k) for k in range(1, SPREAD[name] + 1)]
+        finally:
+            os.chdir(cwd)
+        spread = {"exact_spikes_other_seeds": [sum(len(m["i"]) for m in r["monitors"].values()
+                                                   if m["kind"] == "spikes" and "i" in m) for r in others]}
     exact = [r["run_time"]["exact"] for r in reports]
     tables = [r["run_time"]["tables"] for r in reports]
     return {"case": name, "script": f"examples/brian2/{script}", "arguments": arguments,
@@ -85,7 +102,7 @@ def compare_case(name, repeats, setting_args):
             "speedup": round(float(np.median(np.divide(exact, tables))), 2), "repeats": repeats,
             "tables": {g: len(r["tables"]) for g, r in last["groups"].items()},
             "methods": {g: r["method"] for g, r in last["groups"].items()},
-            "spikes": spikes, "max_v_difference_mV": voltages}
+            "spikes": spikes, "max_v_difference_mV": voltages, **spread}
 
 
 def plain_run(script, arguments, with_import, out):

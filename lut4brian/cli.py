@@ -127,10 +127,11 @@ def run_variant(script, args, setting, out=None, seed=SEED):
     return record
 
 
-def _variant_in_subprocess(kind, script, args, setting_args, python):
+def _variant_in_subprocess(kind, script, args, setting_args, python, seed=SEED):
     with tempfile.TemporaryDirectory(prefix="lut4brian_compare_") as folder:
         out = os.path.join(folder, f"{kind}.pickle")
-        command = [python, "-m", "lut4brian", "--_run-variant", kind, "--_out", out, *setting_args, script, *args]
+        command = [python, "-m", "lut4brian", "--_run-variant", kind, "--_out", out, f"--seed={seed}",
+                   *setting_args, script, *args]
         env = dict(os.environ, MPLBACKEND="Agg")
         done = subprocess.run(command, capture_output=True, text=True, env=env)
         if not os.path.exists(out):
@@ -186,14 +187,14 @@ def compare_records(exact, tables):
                 errors=dict(exact=exact.get("error"), tables=tables.get("error")))
 
 
-def compare(script, args=(), setting_args=(), python=sys.executable):
+def compare(script, args=(), setting_args=(), python=sys.executable, seed=SEED):
     """
     Run ``script`` exact and with ``prefs.lut4brian.auto``, each in a fresh
-    process with the same seed, and compare them (see `compare_records`).
+    process with the same ``seed``, and compare them (see `compare_records`).
     ``setting_args`` are the command-line options of the grid.
     """
-    exact = _variant_in_subprocess("exact", script, list(args), list(setting_args), python)
-    tables = _variant_in_subprocess("tables", script, list(args), list(setting_args), python)
+    exact = _variant_in_subprocess("exact", script, list(args), list(setting_args), python, seed)
+    tables = _variant_in_subprocess("tables", script, list(args), list(setting_args), python, seed)
     return compare_records(exact, tables)
 
 
@@ -266,6 +267,8 @@ def _parser():
     parser.add_argument("--compare", action="store_true",
                         help="run the script exact and with tables (same seed) and print an A/B report")
     parser.add_argument("--json", metavar="FILE", help="with --compare: also write the report as JSON here")
+    parser.add_argument("--seed", type=int, default=SEED,
+                        help="with --compare: the random seed of both runs (a script's own seed() overrides it)")
     parser.add_argument("--_run-variant", choices=["exact", "tables"], help=argparse.SUPPRESS)
     parser.add_argument("--_out", help=argparse.SUPPRESS)
     parser.add_argument("script")
@@ -274,7 +277,7 @@ def _parser():
 
 
 #: The options that take a value.
-_VALUED = ("--grid", "--range", "--tolerance", "--json", "--_run-variant", "--_out")
+_VALUED = ("--grid", "--range", "--tolerance", "--json", "--seed", "--_run-variant", "--_out")
 
 
 def _joined_negative_values(argv):
@@ -309,10 +312,10 @@ def main(argv=None):
     setting = parse_setting(options.grid, options.tolerance, options.range)
     if options._run_variant:
         record = run_variant(options.script, options.args, setting if options._run_variant == "tables" else None,
-                             out=options._out)
+                             out=options._out, seed=options.seed)
         return 1 if record["error"] else 0
     if options.compare:
-        report = compare(options.script, options.args, _setting_args(options))
+        report = compare(options.script, options.args, _setting_args(options), seed=options.seed)
         print(format_report(report))
         if options.json:
             with open(options.json, "w") as file:
