@@ -35,10 +35,10 @@ HH_WITH_SPIKES_CONSTANTS = dict(El=10.613 * mV, ENa=115 * mV, EK=-12 * mV, gl=0.
                                 gK=36 * msiemens / cm**2)
 
 
-def axon_spikes(equations):
+def axon_spikes(equations, method="exponential_euler"):
     """Spike times (ms) of each compartment as the action potential travels, and the conduction velocity."""
     morpho = Cylinder(length=2 * cm, diameter=2 * 238 * um, n=200, type="axon")
-    neuron = SpatialNeuron(morpho, equations, method="exponential_euler", refractory="m > 0.4",
+    neuron = SpatialNeuron(morpho, equations, method=method, refractory="m > 0.4",
                            threshold="m > 0.5", Cm=1 * uF / cm**2, Ri=35.4 * ohm * cm,
                            namespace=HH_WITH_SPIKES_CONSTANTS)
     neuron.v, neuron.h, neuron.m, neuron.n = 0 * mV, 1, 0, 0.5
@@ -59,7 +59,7 @@ def test_hh_with_spikes_travels_at_the_same_velocity():
     defaultclock.dt = 0.01 * ms
     lut = tabulate(HH_WITH_SPIKES, v=GRID, namespace=HH_WITH_SPIKES_CONSTANTS)
     assert "exp" not in lut["m"].expr.code
-    (exact, v_exact), (tabulated, v_lut) = axon_spikes(HH_WITH_SPIKES), axon_spikes(lut)
+    (exact, v_exact), (tabulated, v_lut) = axon_spikes(HH_WITH_SPIKES), axon_spikes(lut, "lut_exponential_euler")
     assert 10 < v_exact * 1e3 < 15  # m/s: the example reports about 12.5
     assert abs(v_lut - v_exact) < 1e-3 * v_exact
     assert sum(len(t) for t in exact.values()) >= 190  # (nearly) every compartment fires once
@@ -131,7 +131,7 @@ def test_spike_initiation_on_cpp_standalone(tmp_path):
     set_device("cpp_standalone", directory=str(tmp_path / "standalone"), build_on_run=False)
     defaultclock.dt = 0.025 * ms
     lut = tabulate(SPIKE_INITIATION, v=GRID, namespace=SPIKE_INITIATION_CONSTANTS)
-    neurons = [ball_and_stick(SPIKE_INITIATION, name="exact"), ball_and_stick(lut, name="lut")]
+    neurons = [ball_and_stick(SPIKE_INITIATION, name="exact"), ball_and_stick(lut, "lut_exponential_euler", name="lut")]
     monitors = [StateMonitor(neuron, "v", record=[0, 80]) for neuron in neurons]
     net = Network(*neurons, *monitors)
     net.run(1 * ms)
@@ -160,12 +160,12 @@ BRETTE_2012_CONSTANTS = dict(EL=-75 * mV, ENa=60 * mV, ka=6 * mV, va=-40 * mV, t
 _G_L = 1.0 / (30000 * ohm * cm**2)
 
 
-def brette_2012_traces(equations):
+def brette_2012_traces(equations, method="exponential_euler"):
     """Soma and the Na compartment's voltage (volt) through the current step."""
     morpho = Soma(50 * um)
     morpho.axon = Cylinder(diameter=1 * um, length=300 * um, n=300)
     neuron = SpatialNeuron(morpho, equations, Cm=0.75 * uF / cm**2, Ri=150 * ohm * cm,
-                           method="exponential_euler", namespace=BRETTE_2012_CONSTANTS)
+                           method=method, namespace=BRETTE_2012_CONSTANTS)
     compartment = morpho.axon.indices[40 * um]
     neuron.v = BRETTE_2012_CONSTANTS["EL"]
     neuron.gL = _G_L
@@ -183,7 +183,7 @@ def test_brette_2012_kink_at_spike_initiation():
     defaultclock.dt = 0.025 * ms
     lut = tabulate(BRETTE_2012, v=GRID, namespace=BRETTE_2012_CONSTANTS)
     assert "lut_minf" in lut["m"].expr.code
-    exact, tabulated = brette_2012_traces(BRETTE_2012), brette_2012_traces(lut)
+    exact, tabulated = brette_2012_traces(BRETTE_2012), brette_2012_traces(lut, "lut_exponential_euler")
     onsets = [upward_crossings(trace[1], -40 * mV) for trace in (exact, tabulated)]
     assert len(onsets[0]) == 1 and len(onsets[1]) == 1  # the Na compartment switches on once
     assert abs(onsets[0][0] - onsets[1][0]) <= 2  # time steps

@@ -32,9 +32,9 @@ MORRIS_LECAR_CONSTANTS = dict(
 )
 
 
-def morris_lecar_group(equations, name="neurongroup*"):
+def morris_lecar_group(equations, name="neurongroup*", method="exponential_euler"):
     """The example's 17 neurons, driven by 100 to 500 uA, with a threshold to count spikes."""
-    neuron = NeuronGroup(17, equations, method="exponential_euler", namespace=MORRIS_LECAR_CONSTANTS,
+    neuron = NeuronGroup(17, equations, method=method, namespace=MORRIS_LECAR_CONSTANTS,
                          threshold="V > 0*mV", refractory="V > 0*mV", name=name)
     neuron.I = (np.arange(17) * 25 + 100) * uA
     neuron.V = MORRIS_LECAR_CONSTANTS["V_L"]
@@ -42,8 +42,8 @@ def morris_lecar_group(equations, name="neurongroup*"):
     return neuron
 
 
-def morris_lecar_spikes(equations):
-    neuron = morris_lecar_group(equations)
+def morris_lecar_spikes(equations, method="exponential_euler"):
+    neuron = morris_lecar_group(equations, method=method)
     spikes = SpikeMonitor(neuron)
     Network(neuron, spikes).run(220 * ms)
     return spikes.spike_trains()
@@ -108,12 +108,12 @@ DESTEXHE_CONSTANTS = dict(
 )
 
 
-def destexhe_soma_voltage(equations):
+def destexhe_soma_voltage(equations, method="exponential_euler"):
     morpho = Cylinder(x=[0, 38.42] * um, diameter=26 * um)
     morpho.dend = Cylinder(x=[0, 12.49] * um, diameter=10.28 * um)
     morpho.dend.distal = Cylinder(x=[0, 84.67] * um, diameter=8.5 * um)
     neuron = SpatialNeuron(morpho, equations, Cm=0.88 * uF / cm**2, Ri=173 * ohm * cm,
-                           method="exponential_euler", namespace=DESTEXHE_CONSTANTS)
+                           method=method, namespace=DESTEXHE_CONSTANTS)
     neuron.v = -74 * mV
     neuron.main.g_Na = neuron.main.g_K = 100 * msiemens / cm**2
     neuron.dend.Cm *= 7.954
