@@ -14,7 +14,10 @@ speed-up (median of the per-repeat ratios), and, from the last repeat, the
 spike counts of each SpikeMonitor, the largest spike-time shift and the
 largest voltage difference of each StateMonitor; for COBAHH, a chaotic
 network, also the exact spike counts with three other seeds (their
-spread is the scale for the difference). ``import_only`` runs
+spread is the scale for the difference); for COBAHH and the IF curves
+also the simulation time of the explicit path (the script edited to call
+``tabulate`` and use ``lut_exponential_euler``), ``explicit_s``, and
+``auto_over_explicit`` = auto's time / explicit's. ``import_only`` runs
 COBAHH.py with plain Brian2 and with ``import lut4brian`` first (auto off),
 alternately (each first in every other pair), and gives both median run times and whether the spikes are
 identical. Scripts run in a temporary folder whose ``brian_preferences``
@@ -52,6 +55,27 @@ CASES = {
 SEED = 20240917  # lut4brian.cli's
 #: Chaotic cases: how many other seeds show the exact script's own spread of spike counts.
 SPREAD = {"COBAHH": 3}
+#: Cases also run with the explicit path (the script with a `tabulate` call and
+#: lut_exponential_euler written in, before the line that makes its group).
+EXPLICIT = {"COBAHH": "P = NeuronGroup(", "IF_curve_Hodgkin_Huxley": "group = NeuronGroup(",
+            "IF_curve_Hodgkin_Huxley_standalone": "group = NeuronGroup("}
+
+
+def explicit_script(name, folder, grid):
+    """The script of ``name`` edited for the explicit path, written to ``folder``."""
+    script = CASES[name][0]
+    with open(os.path.join(EXAMPLES, script)) as source:
+        text = source.read()
+    low, high, step = grid.split(":")
+    call = (f"from lut4brian import tabulate\n"
+            f"eqs = tabulate(eqs, v=({low}*mV, {high}*mV, {step}*mV))\n")
+    assert EXPLICIT[name] in text and "method='exponential_euler'" in text
+    text = text.replace(EXPLICIT[name], call + EXPLICIT[name], 1)
+    text = text.replace("method='exponential_euler'", "method='lut_exponential_euler'")
+    path = os.path.join(folder, "explicit_" + script)
+    with open(path, "w") as edited:
+        edited.write(text)
+    return path
 
 
 def _folder():
@@ -62,14 +86,20 @@ def _folder():
     return folder
 
 
-def compare_case(name, repeats, setting_args):
-    from lut4brian.cli import compare
+def compare_case(name, repeats, setting_args, grid):
+    from lut4brian.cli import _variant_in_subprocess, compare
 
     script, arguments = CASES[name]
     folder, cwd = _folder(), os.getcwd()
+    explicit = explicit_script(name, folder, grid) if name in EXPLICIT else None
+    reports, explicit_times = [], []
     os.chdir(folder)
     try:
-        reports = [compare(os.path.join(EXAMPLES, script), arguments, setting_args) for _ in range(repeats)]
+        for _ in range(repeats):
+            reports.append(compare(os.path.join(EXAMPLES, script), arguments, setting_args))
+            if explicit:
+                run = _variant_in_subprocess("exact", explicit, arguments, setting_args, sys.executable)
+                explicit_times.append(run["run_time"] if not run["error"] else None)
     finally:
         os.chdir(cwd)
     last = reports[-1]
@@ -102,7 +132,15 @@ def compare_case(name, repeats, setting_args):
             "speedup": round(float(np.median(np.divide(exact, tables))), 2), "repeats": repeats,
             "tables": {g: len(r["tables"]) for g, r in last["groups"].items()},
             "methods": {g: r["method"] for g, r in last["groups"].items()},
-            "spikes": spikes, "max_v_difference_mV": voltages, **spread}
+            "spikes": spikes, "max_v_difference_mV": voltages, **spread, **_explicit(explicit_times, tables)}
+
+
+def _explicit(explicit_times, tables):
+    """The explicit path's median run time and auto's run time over it (median of the per-repeat ratios)."""
+    if not explicit_times or None in explicit_times:
+        return {}
+    return {"explicit_s": round(float(np.median(explicit_times)), 3),
+            "auto_over_explicit": round(float(np.median(np.divide(tables, explicit_times))), 3)}
 
 
 def plain_run(script, arguments, with_import, out):
@@ -164,7 +202,8 @@ def main():
         return
     setting_args = [f"--grid={args.grid}"] if args.grid else []
     for name in args.cases.split(","):
-        line = import_only(args.repeats) if name == "import_only" else compare_case(name, args.repeats, setting_args)
+        line = (import_only(args.repeats) if name == "import_only"
+                else compare_case(name, args.repeats, setting_args, args.grid or "-100:100:0.1"))
         line["grid"] = args.grid or "-100:100:0.1"
         record.emit(line, args.results)
 
