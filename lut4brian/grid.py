@@ -3,10 +3,12 @@ Uniform and logarithmic grids, and expressions of one or two variables
 evaluated on them with units.
 """
 
+import functools
 from dataclasses import dataclass, replace
 
 import numpy as np
-from brian2.codegen.generators.numpy_generator import NumpyNodeRenderer
+import sympy
+from brian2.parsing.sympytools import str_to_sympy
 from brian2.units.fundamentalunits import (
     DimensionMismatchError,
     Quantity,
@@ -164,16 +166,37 @@ def log_grid(low, high, points=None):
     return grid if points is None else grid.with_points(int(points))
 
 
-def _render(code):
-    return NumpyNodeRenderer().render_expr(code)
+@functools.lru_cache(maxsize=1024)
+def _compiled(code, functions):
+    """``code`` as a numpy function of its names (in order), through sympy."""
+    expr = str_to_sympy(code)
+    names = sorted(str(symbol) for symbol in expr.free_symbols)
+    # Brian2's functions (exprel, ...) by their names, called with units
+    return names, sympy.lambdify([sympy.Symbol(n, real=True) for n in names], expr,
+                                 modules=[functions.mapping, "numpy"])
+
+
+class _Functions:
+    """The functions an expression may call, hashable for the cache of `_compiled`."""
+
+    def __init__(self, mapping):
+        self.mapping = mapping
+
+    def __hash__(self):
+        return hash(tuple(sorted(self.mapping)))
+
+    def __eq__(self, other):
+        return isinstance(other, _Functions) and self.mapping.keys() == other.mapping.keys()
 
 
 def _evaluate(code, grid_name, points, constants, functions):
-    namespace = dict(functions)
-    namespace.update(constants)
-    namespace[grid_name] = points
+    names, function = _compiled(code, _Functions(functions))
+    values = dict(constants, **{grid_name: points})
+    missing = [name for name in names if name not in values]
+    if missing:
+        raise NameError(f"name {missing[0]!r} is not defined")
     with np.errstate(all="ignore"):
-        result = eval(_render(code), {"__builtins__": {}}, namespace)
+        result = function(*(values[name] for name in names))
     result = result * np.ones(np.shape(points))  # constants broadcast to the grid
     return Quantity(result, dim=get_dimensions(result)) if isinstance(result, Quantity) else Quantity(result)
 

@@ -4,12 +4,11 @@ or two table variables and replace them by `Table` or `Table2D` calls.
 """
 
 import functools
-import sys
 
 import numpy as np
 import sympy
 from brian2.core.functions import DEFAULT_FUNCTIONS, Function
-from brian2.core.namespace import DEFAULT_CONSTANTS, DEFAULT_UNITS
+from brian2.core.namespace import DEFAULT_CONSTANTS, DEFAULT_UNITS, get_local_namespace
 from brian2.equations.codestrings import Expression
 from brian2.equations.equations import DIFFERENTIAL_EQUATION, SUBEXPRESSION, Equations, SingleEquation
 from brian2.parsing.sympytools import str_to_sympy, sympy_to_str
@@ -109,7 +108,7 @@ def tabulate(equations, namespace=None, level=0, tolerance=None, **grid):
         return equations
     grids = [Grid.from_range(var, bounds, _dimensions_of(equations, var), with_step=tolerance is None)
              for var, bounds in grid.items()]
-    resolve = _resolver(namespace, sys._getframe(level + 1))
+    resolve = _resolver(namespace if namespace is not None else get_local_namespace(level + 1))
     return _Rewriter(equations, grids, resolve, _tolerances(tolerance)).run()
 
 
@@ -155,8 +154,10 @@ def tabulated(namespace=None, tolerance=None, **grid):
         @functools.wraps(make_equations)
         def make_tabulated(*args, **kwargs):
             equations = make_equations(*args, **kwargs)
-            caller = sys._getframe(1)
-            fallback = namespace if namespace is not None else _ChainedFrame(caller, make_equations.__globals__)
+            # the caller's names first, then those of the module that defines the function
+            fallback = namespace
+            if fallback is None:
+                fallback = dict(make_equations.__globals__, **get_local_namespace(1))
             return tabulate(equations, namespace=fallback, tolerance=tolerance, **grid)
 
         return make_tabulated
@@ -164,39 +165,12 @@ def tabulated(namespace=None, tolerance=None, **grid):
     return decorate
 
 
-class _ChainedFrame(dict):
-    """The caller's locals and globals, then the defining module's globals."""
-
-    def __init__(self, frame, extra):
-        super().__init__()
-        self.frame, self.extra = frame, extra
-
-    def __missing__(self, name):
-        for scope in (self.frame.f_locals, self.frame.f_globals, self.extra):
-            if name in scope:
-                return scope[name]
-        raise KeyError(name)
-
-    def __contains__(self, name):
-        try:
-            self[name]
-        except KeyError:
-            return False
-        return True
-
-
-def _resolver(namespace, frame):
+def _resolver(namespace):
     """Look up an external name the way Brian2's ``run()`` will."""
-    scopes = [namespace] if namespace is not None else [frame.f_locals, frame.f_globals]
-    scopes += [DEFAULT_CONSTANTS, DEFAULT_UNITS, DEFAULT_FUNCTIONS]
+    scopes = [namespace, DEFAULT_CONSTANTS, DEFAULT_UNITS, DEFAULT_FUNCTIONS]
 
     def resolve(name):
-        if namespace is None:
-            scopes[0] = frame.f_locals  # refreshed: locals may have changed
-        for scope in scopes:
-            if name in scope:
-                return scope[name]
-        return None
+        return next((scope[name] for scope in scopes if name in scope), None)
 
     return resolve
 
