@@ -311,7 +311,7 @@ def part_auto_compare():
                 + ("with identical spikes." if line["identical_spikes"] else "but the spikes differed."))
             continue
         if "speedup" not in line:
-            rows.append([f"``{name}``", "failed", "", "", "", "", "", ""])
+            rows.append([f"``{name}``", "failed", "", "", "", "", "", "", ""])
             continue
         spikes = list(line["spikes"].values())
         counts = " / ".join(f"{thousands(sum(s[k] for s in spikes))}" for k in ("exact", "tables")) if spikes else ""
@@ -319,8 +319,9 @@ def part_auto_compare():
         dv = g(max(line["max_v_difference_mV"].values()), 2) if line["max_v_difference_mV"] else ""
         methods = ", ".join(sorted({m if isinstance(m, str) and not m.startswith("(") else "Brian2's choice"
                                     for m in line["methods"].values()}))
-        rows.append([f"``{name}``", g(line["exact_s"], 2), g(line["tables_s"], 2), f"**{g(line['speedup'], 2)}x**",
-                     counts, shift, dv, methods])
+        explicit = g(line["explicit_s"], 2) if "explicit_s" in line else ""
+        rows.append([f"``{name}``", g(line["exact_s"], 2), g(line["tables_s"], 2), explicit,
+                     f"**{g(line['speedup'], 2)}x**", counts, shift, dv, methods])
         if "exact_spikes_other_seeds" in line:
             sentences.append(
                 f"``{name}`` is a chaotic network: its exact script fired "
@@ -328,7 +329,8 @@ def part_auto_compare():
                 "(other connections and initial values), the scale for its difference above.")
     if not rows and not sentences:
         return "(no results yet: run ``benchmarks/auto_compare.py``)"
-    text = table(["script (examples/brian2/)", "exact (s)", "tables (s)", "speed-up", "spikes exact / tables",
+    text = table(["script (examples/brian2/)", "exact (s)", "auto (s)", "explicit tabulate (s)", "speed-up",
+                  "spikes exact / tables",
                   "largest spike shift (ms)", "largest \\|dv\\| (mV)", "integrator with tables"], rows) if rows else ""
     return "\n\n".join(part for part in [text, " ".join(sentences)] if part)
 
