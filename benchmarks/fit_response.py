@@ -47,7 +47,7 @@ import torch
 from brian2 import Hz, second
 
 from frbrian.fitting import fit, normalised_rms
-from frbrian.kernels import Coupling, Gaussian, Grid
+from frbrian import Coupling, Gaussian, Grid
 from frbrian.torch_model import RateModel
 from frbrian.transfer import power_law
 from frmodels_response import AMPLITUDE, R_STAR, SIGMA, W_POP, response

@@ -33,7 +33,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import record  # noqa: E402
 
 from frbrian.analysis import steady_state  # noqa: E402
-from frbrian.kernels import Coupling, Gaussian, Grid  # noqa: E402
+from frbrian import Coupling, Gaussian, Grid  # noqa: E402
 from frbrian.transfer import power_law  # noqa: E402
 
 W_POP = [[1.09546555, -0.89098157], [0.90011321, -0.28263247]]

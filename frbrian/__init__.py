@@ -21,14 +21,16 @@ lut4brian[fit]``. They are not in ``__all__``, so ``from frbrian import *``
 never needs torch.
 """
 
-from .brian import RateNetwork
+from .rate_network import RateNetwork
 from .bridges import PopulationRate, poisson_spikes, population_rate, rate_input
 from .analysis import SteadyState, SteadyStateError, linear_response, paradoxical_response, stability, steady_state
-from .kernels import Coupling, DenseCoupling, Exponential, Gaussian, Grid, Kernel, ResolutionWarning, WrappedGaussian
+from .coupling import Coupling, DenseCoupling
+from .grid import Grid
+from .kernels import Exponential, Gaussian, Kernel, ResolutionWarning, WrappedGaussian
 from .transfer import Transfer, power_law, sigmoid, tanh, threshold_linear, transfer_function
 
 # name -> module, imported on first access (they need torch)
-_LAZY = {"RateModel": "torch_model", "TorchTransfer": "torch_model", "fit": "fitting", "FitResult": "fitting",
+_LAZY = {"RateModel": "torch_model", "TorchTransfer": "torch_transfer", "fit": "fitting", "FitResult": "fitting",
          "normalised_rms": "fitting"}
 
 

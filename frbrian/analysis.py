@@ -14,13 +14,10 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.sparse.linalg import LinearOperator, eigs, gmres
 
-from .transfer import transfer_function
+from .newton import SteadyStateError, newton
+from .rate_arguments import transfers_of
 
 __all__ = ["SteadyState", "SteadyStateError", "steady_state", "linear_response", "stability", "paradoxical_response"]
-
-
-class SteadyStateError(RuntimeError):
-    """The steady-state solver did not converge."""
 
 
 @dataclass
@@ -30,14 +27,6 @@ class SteadyState:
     rates: np.ndarray
     iterations: int
     residual: float
-
-
-def _transfers(transfer, types):
-    if isinstance(transfer, (list, tuple)):
-        if len(transfer) != types:
-            raise ValueError(f"Give one transfer function, or one per cell type ({types}); got {len(transfer)}.")
-        return [transfer_function(t) for t in transfer]
-    return [transfer_function(transfer)] * types
 
 
 def _apply(transfers, method, current):
@@ -85,31 +74,19 @@ def steady_state(coupling, transfer, drive, initial=None, tolerance=1e-10, max_i
     True
     """
     drive = np.asarray(drive, dtype=float)
-    transfers = _transfers(transfer, drive.shape[0])
+    transfers = transfers_of(transfer, drive.shape[0])
     rates = _apply(transfers, None, drive) if initial is None else np.array(initial, dtype=float)
 
     def residual_of(r):
         return r - _apply(transfers, None, coupling(r) + drive)
 
-    residual = residual_of(rates)
-    for iteration in range(1, max_iterations + 1):
-        size = np.max(np.abs(residual))
-        if size <= tolerance * (1 + np.max(np.abs(rates))):
-            return SteadyState(rates, iteration - 1, float(size))
-        gains = _apply(transfers, "derivative", coupling(rates) + drive)
-        step, _ = gmres(_jacobian(coupling, gains), -residual.ravel(), rtol=1e-12, atol=0.0, restart=200,
-                        maxiter=20)
-        step = step.reshape(rates.shape)
-        for _ in range(30):  # backtracking: halve until the residual falls
-            trial = residual_of(rates + step)
-            if np.max(np.abs(trial)) < size:
-                break
-            step = step / 2
-        rates, residual = rates + step, trial
-    raise SteadyStateError(
-        f"No steady state within {max_iterations} Newton steps (residual {np.max(np.abs(residual)):.3g}); "
-        "the fixed point may not exist or be unstable: try another initial state or a smaller input."
-    )
+    def step_of(r, residual):
+        gains = _apply(transfers, "derivative", coupling(r) + drive)
+        step, _ = gmres(_jacobian(coupling, gains), -residual.ravel(), rtol=1e-12, atol=0.0, restart=200, maxiter=20)
+        return step.reshape(r.shape)
+
+    rates, iterations, residual = newton(residual_of, step_of, rates, tolerance, max_iterations)
+    return SteadyState(rates, iterations, residual)
 
 
 def linear_response(coupling, transfer, rates, drive, perturbation):
@@ -139,7 +116,7 @@ def linear_response(coupling, transfer, rates, drive, perturbation):
     SteadyStateError
         If ``I - F' W`` is (nearly) singular.
     """
-    transfers = _transfers(transfer, np.shape(rates)[0])
+    transfers = transfers_of(transfer, np.shape(rates)[0])
     gains = _apply(transfers, "derivative", coupling(np.asarray(rates)) + drive)
     right = (gains * np.asarray(perturbation, dtype=float)).ravel()
     response, info = gmres(_jacobian(coupling, gains), right, rtol=1e-12, atol=0.0, restart=200, maxiter=20)
@@ -169,7 +146,7 @@ def stability(coupling, transfer, rates, drive, tau=1.0):
         ``(largest_real_eigenvalue, spectral_radius)``; the first in units of 1/tau.
     """
     rates = np.asarray(rates, dtype=float)
-    transfers = _transfers(transfer, rates.shape[0])
+    transfers = transfers_of(transfer, rates.shape[0])
     gains = _apply(transfers, "derivative", coupling(rates) + drive)
     scale = (1.0 / np.asarray(tau, dtype=float) * np.ones(rates.shape[0]))[:, None] * np.ones(rates.shape)
     n = rates.size

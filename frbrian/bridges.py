@@ -25,7 +25,7 @@ from brian2.groups.group import Group
 from brian2.units.allunits import second
 from brian2.units.fundamentalunits import DimensionMismatchError, Quantity, fail_for_dimension_mismatch, get_unit
 
-from .brian import RateNetwork
+from .rate_network import RateNetwork
 
 __all__ = ["poisson_spikes", "rate_input", "population_rate", "PopulationRate"]
 

@@ -19,7 +19,8 @@ from brian2 import Function, second
 from brian2.devices.cpp_standalone.codeobject import openmp_pragma
 from brian2.devices.device import get_device
 
-from .kernels import Coupling, DenseCoupling
+from .coupling import Coupling, DenseCoupling
+from .kernels import padded_for_fft
 
 __all__ = ["coupling_function"]
 
@@ -182,14 +183,9 @@ def _padded_kernel_spectra(coupling, fft_shape):
     spectra = np.zeros((coupling.types, coupling.types) + fft_shape, dtype=complex)
     for t, (w_row, k_row) in enumerate(zip(coupling.weights, coupling.kernels)):
         for s, (weight, kernel) in enumerate(zip(w_row, k_row)):
-            sampled = kernel.sampled(grid)
-            # Periodic axes become a linear convolution of the wrapped kernel,
-            # so that one power-of-two FFT size serves every grid.
-            displacement = [np.r_[0:n, -(n - 1):0] for n in grid.shape]
-            if grid.periodic:
-                sampled = sampled[np.ix_(*[d % n for d, n in zip(displacement, grid.shape)])]
-            padded = np.zeros(fft_shape)
-            padded[np.ix_(*[d % m for d, m in zip(displacement, fft_shape)])] = sampled
+            # Periodic grids too get a linear convolution (of the wrapped kernel), so that one
+            # power-of-two FFT size serves every grid.
+            padded = padded_for_fft(kernel.sampled(grid), grid, fft_shape)
             spectra[t, s] = weight * np.fft.fft2(padded) if len(fft_shape) == 2 else weight * np.fft.fft(padded)
     return spectra
 

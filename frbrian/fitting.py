@@ -15,8 +15,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.optimize
 
-from .analysis import SteadyStateError
-from .torch_model import RateModel, TimeUp, check_time, deadline, device_of, torch
+from .deadlines import TimeUp, check_time, deadline
+from .newton import SteadyStateError
+from .torch_model import RateModel, device_of, torch
 
 __all__ = ["fit", "FitResult", "normalised_rms"]
 

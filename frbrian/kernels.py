@@ -1,109 +1,29 @@
 """
-Regular grids of rate units and translation-invariant coupling kernels on
-them, as dense weight matrices and as FFT convolutions from one definition.
+Translation-invariant coupling kernels on a `frbrian.grid.Grid`, each
+written once as a formula over an array module (``xp``: numpy or torch), so
+that numpy (the Brian2 coupling, dense matrices, FFT spectra, the C++ code's
+spectra) and the PyTorch model evaluate the same lines; and the layout of a
+kernel's samples for a linear FFT convolution, shared by all of them.
+
+A new kernel is one subclass of `Kernel`: its constants in ``constants``
+(attributes of the same names) and its density in `Kernel.formula`, using
+only arithmetic and ``xp.exp``/``xp.sqrt``-style functions that numpy and
+torch share.
 """
 
+import copy
+import math
+import operator
 import os
 import sys
 import warnings
-from dataclasses import dataclass
 
 import numpy as np
-from brian2.units.allunits import second
-from brian2.units.fundamentalunits import Quantity, fail_for_dimension_mismatch
 from scipy import fft
 
-__all__ = ["Grid", "Kernel", "Gaussian", "WrappedGaussian", "Exponential", "Convolution", "Coupling", "DenseCoupling",
-           "ResolutionWarning"]
+from .grid import Grid
 
-
-@dataclass(frozen=True)
-class Grid:
-    """
-    A regular 1-D or 2-D grid of units, ``shape`` points per axis, spanning
-    ``extent = (low, high)`` on every axis (unitless positions, as in
-    fr-models). Non-periodic grids include both ends (``linspace(low, high,
-    n)``); periodic grids wrap around, so their last point is one cell before
-    ``high``.
-
-    Examples
-    --------
-    >>> grid = Grid((101,))
-    >>> grid.cell, grid.size
-    (0.02, 101)
-    """
-
-    shape: tuple
-    extent: tuple = (-1.0, 1.0)
-    periodic: bool = False
-
-    def __post_init__(self):
-        shape = tuple(int(n) for n in np.atleast_1d(self.shape))
-        if len(shape) not in (1, 2):
-            raise ValueError(f"A grid is 1-D or 2-D; got shape {self.shape!r}.")
-        if min(shape) < 2:
-            raise ValueError(f"A grid needs at least 2 points per axis; got shape {shape}.")
-        low, high = (float(x) for x in self.extent)
-        if not (np.isfinite(low) and np.isfinite(high)):
-            raise ValueError(f"The grid extent must be two finite numbers (low, high); got {self.extent!r}.")
-        if not high > low:
-            raise ValueError(f"The grid extent must be (low, high) with high > low; got {self.extent!r}.")
-        object.__setattr__(self, "shape", shape)
-        object.__setattr__(self, "extent", (low, high))
-
-    @property
-    def ndim(self):
-        return len(self.shape)
-
-    @property
-    def size(self):
-        return int(np.prod(self.shape))
-
-    @property
-    def period(self):
-        return self.extent[1] - self.extent[0]
-
-    @property
-    def cell(self):
-        """The distance between neighbours (the same on every axis when the shape is square)."""
-        n = self.shape[0]
-        return self.period / (n if self.periodic else n - 1)
-
-    def _cells(self):
-        return [self.period / (n if self.periodic else n - 1) for n in self.shape]
-
-    @property
-    def cell_volume(self):
-        """Length (1-D) or area (2-D) of one cell: the weight of a unit in a discretised integral."""
-        return float(np.prod(self._cells()))
-
-    def axes(self):
-        """The positions along each axis."""
-        low = self.extent[0]
-        return [low + step * np.arange(n) for n, step in zip(self.shape, self._cells())]
-
-    def displacements(self):
-        """``x_target - x_source`` between all pairs of units, shape ``(ndim, size, size)``; wrapped to
-        the nearest image on a periodic grid."""
-        points = np.stack([p.ravel() for p in np.meshgrid(*self.axes(), indexing="ij")])
-        displacement = points[:, :, None] - points[:, None, :]
-        if self.periodic:
-            displacement = (displacement + self.period / 2) % self.period - self.period / 2
-        return displacement
-
-    def offsets(self):
-        """
-        The displacements between units on which a kernel is sampled, per
-        axis: all ``2n - 1`` of them on a non-periodic axis, the ``n``
-        wrapped ones (in FFT order) on a periodic axis.
-        """
-        result = []
-        for n, step in zip(self.shape, self._cells()):
-            if self.periodic:
-                result.append(step * np.concatenate([np.arange(0, n - n // 2), np.arange(-(n // 2), 0)]))
-            else:
-                result.append(step * np.concatenate([np.arange(0, n), np.arange(-(n - 1), 0)]))
-        return result
+__all__ = ["Grid", "Kernel", "Gaussian", "WrappedGaussian", "Exponential", "ResolutionWarning", "fft_shape", "padded_for_fft"]
 
 
 class Kernel:
@@ -111,21 +31,66 @@ class Kernel:
     A translation-invariant coupling ``k(x - y)`` per unit area, discretised
     on a `Grid` as ``W[x, y] = k(x - y) * cell_volume``. Kernels add and
     multiply (``k1 + k2``, ``k1 * k2``, ``0.5 * k``).
+
+    Subclasses name their constants in ``constants`` and define `formula`.
+
+    Examples
+    --------
+    A kernel defined once, usable everywhere (numpy, torch, Brian2):
+
+    >>> class Box(Kernel):
+    ...     constants = ("width",)
+    ...     def __init__(self, width):
+    ...         self.width = width
+    ...     def formula(self, xp, displacement, grid, width):
+    ...         inside = sum(d**2 for d in displacement) <= width**2
+    ...         return inside / (2 * width) ** len(displacement)
+    >>> float(Box(0.5).density(np.array(0.2)))
+    1.0
     """
 
-    def density(self, *displacement, grid=None):
-        """The kernel at the given displacements (one array per axis) on ``grid``."""
+    #: The names of the kernel's constants (attributes), fitted as ``kernel.<name>`` by `frbrian.RateModel`.
+    constants = ()
+
+    def formula(self, xp, displacement, grid, **constants):
+        """
+        The density at ``displacement`` (one array per axis, of the array
+        module ``xp``) for the given constants; ``grid`` for kernels that need
+        it (periodic images).
+        """
         raise NotImplementedError
 
+    def values(self, path=""):
+        """The constants by name (``path`` prefixed), as `RateModel` names its kernel parameters."""
+        return {path + name: getattr(self, name) for name in self.constants}
+
+    def evaluate(self, xp, displacement, grid, values, path=""):
+        """The density with the constants taken from ``values`` (keys as in `values`): numbers or tensors."""
+        return self.formula(xp, displacement, grid, **{name: values[path + name] for name in self.constants})
+
+    def with_values(self, values, path=""):
+        """A copy of the kernel holding the constants in ``values`` (keys as in `values`)."""
+        rebuilt = copy.copy(self)
+        for name in self.constants:
+            setattr(rebuilt, name, float(values[path + name]))
+        return rebuilt
+
+    def density(self, *displacement, grid=None):
+        """The kernel at the given displacements (one numpy array per axis) on ``grid``."""
+        return self.evaluate(np, displacement, grid, self.values())
+
     def __add__(self, other):
-        return _Combined(np.add, self, _kernel(other))
+        return _Combined(operator.add, self, _kernel(other))
 
     __radd__ = __add__
 
     def __mul__(self, other):
-        return _Combined(np.multiply, self, _kernel(other))
+        return _Combined(operator.mul, self, _kernel(other))
 
     __rmul__ = __mul__
+
+    def __repr__(self):
+        return f"{type(self).__name__}({', '.join(repr(getattr(self, name)) for name in self.constants)})"
 
     def sampled(self, grid):
         """The kernel times the cell volume at `Grid.offsets`, shaped for an FFT."""
@@ -143,7 +108,33 @@ class Kernel:
         A function ``r -> W @ r`` for rates ``r`` of shape ``(..., grid.size)``
         that costs two FFTs instead of ``grid.size**2`` operations.
         """
+        from .coupling import Convolution
+
         return Convolution(self, grid)
+
+
+def fft_shape(grid):
+    """The FFT size of a convolution on ``grid``: cyclic on a periodic grid, else linear (at least ``2n - 1``)."""
+    return grid.shape if grid.periodic else tuple(fft.next_fast_len(2 * n - 1) for n in grid.shape)
+
+
+def padded_for_fft(sampled, grid, fft_shape):
+    """
+    Kernel samples at `Grid.offsets` (numpy array or torch tensor) laid out
+    in an array of ``fft_shape`` for a convolution by FFT: as they are when
+    ``fft_shape`` is their own shape (a periodic grid convolved cyclically),
+    else for a linear convolution, the negative offsets at the end of each
+    padded axis (a periodic grid's wrapped samples are first unfolded to all
+    ``2n - 1`` displacements).
+    """
+    if tuple(fft_shape) == tuple(sampled.shape):
+        return sampled
+    offsets = [np.r_[0:n, -(n - 1):0] for n in grid.shape]
+    if grid.periodic:
+        sampled = sampled[np.ix_(*[d % n for d, n in zip(offsets, grid.shape)])]
+    padded = sampled.new_zeros(fft_shape) if hasattr(sampled, "new_zeros") else np.zeros(fft_shape, sampled.dtype)
+    padded[np.ix_(*[d % m for d, m in zip(offsets, fft_shape)])] = sampled
+    return padded
 
 
 #: Relative errors of a kernel's discretised mass near a unit (see `_check_resolved`) above which a
@@ -206,28 +197,39 @@ def _kernel(value):
 
 
 class _Constant(Kernel):
+    constants = ("value",)
+
     def __init__(self, value):
         self.value = float(value)
         if not np.isfinite(self.value):
             raise ValueError(f"A constant factor or term of a kernel must be finite; got {value!r}.")
 
-    def density(self, *displacement, grid=None):
-        return np.full(np.shape(displacement[0]), self.value)
+    def formula(self, xp, displacement, grid, value):
+        return value * xp.ones_like(displacement[0])
 
     def __repr__(self):
         return repr(self.value)
 
 
 class _Combined(Kernel):
+    """A sum or product of two kernels; their constants are named ``left_...`` and ``right_...``."""
+
     def __init__(self, operation, left, right):
         self.operation, self.left, self.right = operation, left, right
 
-    def density(self, *displacement, grid=None):
-        return self.operation(self.left.density(*displacement, grid=grid),
-                              self.right.density(*displacement, grid=grid))
+    def values(self, path=""):
+        return {**self.left.values(path + "left_"), **self.right.values(path + "right_")}
+
+    def evaluate(self, xp, displacement, grid, values, path=""):
+        return self.operation(self.left.evaluate(xp, displacement, grid, values, path + "left_"),
+                              self.right.evaluate(xp, displacement, grid, values, path + "right_"))
+
+    def with_values(self, values, path=""):
+        return _Combined(self.operation, self.left.with_values(values, path + "left_"),
+                         self.right.with_values(values, path + "right_"))
 
     def __repr__(self):
-        return f"({self.left!r} {'+' if self.operation is np.add else '*'} {self.right!r})"
+        return f"({self.left!r} {'+' if self.operation is operator.add else '*'} {self.right!r})"
 
 
 def _positive(name, value):
@@ -253,16 +255,14 @@ class Gaussian(Kernel):
     1.0
     """
 
+    constants = ("sigma",)
+
     def __init__(self, sigma):
         self.sigma = _positive("width sigma", sigma)
 
-    def __repr__(self):
-        return f"{type(self).__name__}({self.sigma!r})"
-
-    def density(self, *displacement, grid=None):
+    def formula(self, xp, displacement, grid, sigma):
         squared = sum(d**2 for d in displacement)
-        norm = (2 * np.pi * self.sigma**2) ** (len(displacement) / 2)
-        return np.exp(-squared / (2 * self.sigma**2)) / norm
+        return xp.exp(-squared / (2 * sigma**2)) / (2 * math.pi * sigma**2) ** (len(displacement) / 2)
 
 
 class WrappedGaussian(Gaussian):
@@ -283,12 +283,12 @@ class WrappedGaussian(Gaussian):
         super().__init__(sigma)
         self.images = int(images)
 
-    def density(self, *displacement, grid=None):
+    def formula(self, xp, displacement, grid, sigma):
         if grid is None or not grid.periodic:
             raise ValueError("A wrapped Gaussian needs a periodic grid.")
         shifts = grid.period * np.arange(-self.images, self.images + 1)
         images = np.meshgrid(*[shifts] * len(displacement), indexing="ij")
-        return sum(super(WrappedGaussian, self).density(*(d + s for d, s in zip(displacement, shift)))
+        return sum(Gaussian.formula(self, xp, [d + s for d, s in zip(displacement, shift)], grid, sigma)
                    for shift in zip(*(image.ravel() for image in images)))
 
 
@@ -302,169 +302,12 @@ class Exponential(Kernel):
         The length scale λ, in grid position units; positive.
     """
 
+    constants = ("scale",)
+
     def __init__(self, scale):
         self.scale = _positive("length scale", scale)
 
-    def __repr__(self):
-        return f"Exponential({self.scale!r})"
-
-    def density(self, *displacement, grid=None):
-        distance = np.sqrt(sum(d**2 for d in displacement))
-        norm = 2 * self.scale if len(displacement) == 1 else 2 * np.pi * self.scale**2
-        return np.exp(-distance / self.scale) / norm
-
-
-class Convolution:
-    """``r -> W @ r`` for a kernel on a grid, by FFT (see `Kernel.convolver`)."""
-
-    def __init__(self, kernel, grid):
-        self.grid = grid
-        sampled = kernel.sampled(grid)
-        # Non-periodic axes: a linear convolution, padded to at least 2n - 1.
-        self.fft_shape = sampled.shape if grid.periodic else tuple(fft.next_fast_len(2 * n - 1) for n in grid.shape)
-        padded = np.zeros(self.fft_shape)
-        if grid.periodic:
-            padded[...] = sampled
-        else:
-            # negative offsets go to the end of the padded axis
-            index = np.ix_(*[np.r_[0:n, m - (n - 1):m] for n, m in zip(grid.shape, self.fft_shape)])
-            padded[index] = sampled
-        self.transform = fft.rfftn(padded)
-        self._axes = tuple(range(-grid.ndim, 0))
-
-    def spectrum(self, rates):
-        """The padded FFT of rates of shape ``(..., grid.size)``."""
-        rates = np.asarray(rates, dtype=float)
-        field = rates.reshape(rates.shape[:-1] + self.grid.shape)
-        return fft.rfftn(field, s=self.fft_shape, axes=self._axes)
-
-    def field(self, spectrum):
-        """Back from a spectrum to rates of shape ``(..., grid.size)``."""
-        result = fft.irfftn(spectrum, s=self.fft_shape, axes=self._axes)
-        crop = (Ellipsis,) + tuple(slice(0, n) for n in self.grid.shape)
-        return result[crop].reshape(result.shape[: -self.grid.ndim] + (self.grid.size,))
-
-    def __call__(self, rates):
-        return self.field(self.spectrum(rates) * self.transform)
-
-
-def _unitless_weights(weights):
-    """Weights as floats in 1/Hz (= s): plain numbers are taken to be in 1/Hz already; all finite."""
-    if isinstance(weights, Quantity):
-        fail_for_dimension_mismatch(weights, second, "Weights between rate units must be in 1/Hz (so that W r is dimensionless)")
-        weights = np.asarray(weights / second, dtype=float)
-    weights = np.asarray(weights, dtype=float)
-    bad = ~np.isfinite(weights)
-    if bad.any():
-        raise ValueError(f"The weights contain NaN or infinite values ({int(bad.sum())} of {weights.size}, the first "
-                         f"at index {tuple(int(i) for i in np.argwhere(bad)[0])}).")
-    return weights
-
-
-class Coupling:
-    """
-    Kernel coupling between cell types on one grid: the input to type ``i``
-    is ``sum_j weights[i, j] * (kernels[i][j] * r_j)``, the kernel discretised
-    as in `Kernel.matrix`. One FFT per source type and one inverse per target
-    type per call, whatever the number of pairs.
-
-    Parameters
-    ----------
-    grid : `Grid`
-    weights : array, shape (types, types)
-        ``weights[target, source]``, e.g. fr-models' ``W_pop``; in 1/Hz
-        (plain numbers are taken as 1/Hz), so that ``W r`` is dimensionless
-        for rates in Hz.
-    kernels : `Kernel` or nested list, shape (types, types)
-        One kernel for all pairs, or one per pair.
-
-    Examples
-    --------
-    >>> coupling = Coupling(Grid((201,)), [[1.0, -1.0], [1.0, -0.5]], Gaussian(0.1))
-    >>> coupling(np.ones((2, 201)))[:, 100].round(3)  # far from the edges: W_pop @ r
-    array([0. , 0.5])
-    """
-
-    def __init__(self, grid, weights, kernels):
-        self.grid = grid
-        self.weights = _unitless_weights(weights)
-        types = len(self.weights)
-        if self.weights.shape != (types, types):
-            raise ValueError(f"The weights between cell types must be a square matrix; got shape {self.weights.shape}.")
-        if isinstance(kernels, Kernel):
-            kernels = [[kernels] * types for _ in range(types)]
-        if np.shape(kernels)[:2] != (types, types):
-            raise ValueError(f"Give one kernel, or {types}x{types} kernels (one per pair of cell types).")
-        self.kernels = kernels
-        self._convolutions = [[Convolution(k, grid) for k in row] for row in kernels]
-        self._transforms = np.stack([[w * c.transform for w, c in zip(w_row, c_row)]
-                                     for w_row, c_row in zip(self.weights, self._convolutions)])
-
-    @property
-    def types(self):
-        return len(self.weights)
-
-    @property
-    def size(self):
-        """Units per cell type."""
-        return self.grid.size
-
-    def __call__(self, rates):
-        """Inputs for rates of shape ``(..., types, grid.size)``."""
-        convolution = self._convolutions[0][0]
-        # (..., 1, source, *fft) against (target, source, *fft), summed over the source
-        spectra = np.expand_dims(convolution.spectrum(rates), axis=-(self.grid.ndim + 2))
-        return convolution.field((self._transforms * spectra).sum(axis=-(self.grid.ndim + 1)))
-
-    def matrix(self):
-        """The dense ``(types*size, types*size)`` matrix, for small grids and checks."""
-        return np.block([[w * k.matrix(self.grid) for w, k in zip(w_row, k_row)]
-                         for w_row, k_row in zip(self.weights, self.kernels)])
-
-
-class DenseCoupling:
-    """
-    Coupling through a dense weight matrix ``W[target, source]`` of shape
-    ``(types*size, types*size)``, for networks without spatial structure;
-    ``W @ r`` runs at BLAS speed.
-
-    Parameters
-    ----------
-    weights : array, shape (types*size, types*size)
-        In 1/Hz when the rates are in Hz (``W r`` is dimensionless).
-    types : int
-        The number of cell types; the units of type ``k`` are rows and
-        columns ``k*size`` to ``(k+1)*size - 1``.
-
-    Examples
-    --------
-    >>> coupling = DenseCoupling(np.eye(4), types=2)
-    >>> coupling.size, coupling(np.ones((2, 2))).shape
-    (2, (2, 2))
-    """
-
-    def __init__(self, weights, types=1):
-        self.weights = np.ascontiguousarray(_unitless_weights(weights))
-        n = len(self.weights)
-        if self.weights.ndim != 2 or self.weights.shape != (n, n) or n == 0:
-            raise ValueError(f"The dense weight matrix must be square, W[target, source]; got shape {self.weights.shape}.")
-        if int(types) < 1 or n % int(types):
-            raise ValueError(f"{n} units cannot be split into {types} cell types of equal size.")
-        self._types = int(types)
-
-    @property
-    def types(self):
-        return self._types
-
-    @property
-    def size(self):
-        return len(self.weights) // self._types
-
-    def __call__(self, rates):
-        """Inputs for rates of shape ``(..., types, size)``."""
-        rates = np.asarray(rates, dtype=float)
-        flat = rates.reshape(rates.shape[:-2] + (len(self.weights),))
-        return (flat @ self.weights.T).reshape(rates.shape)
-
-    def matrix(self):
-        return self.weights
+    def formula(self, xp, displacement, grid, scale):
+        distance = xp.sqrt(sum(d**2 for d in displacement))
+        norm = 2 * scale if len(displacement) == 1 else 2 * math.pi * scale**2
+        return xp.exp(-distance / scale) / norm

@@ -8,11 +8,10 @@ import numpy as np
 from brian2 import BrianObject, Hz, NetworkOperation, NeuronGroup
 from brian2.devices.device import get_device
 from brian2.devices.cpp_standalone.device import CPPStandaloneDevice
-from brian2.units.allunits import second
 from brian2.units.fundamentalunits import fail_for_dimension_mismatch
 
 from .coupling_cpp import coupling_function
-from .transfer import transfer_function
+from .rate_arguments import check_finite, check_shape, names_of, time_constants, transfers_of
 
 __all__ = ["RateNetwork"]
 
@@ -81,26 +80,16 @@ class RateNetwork(BrianObject):
         BrianObject.__init__(self, name=name)
         types = coupling.types
         self.coupling = coupling
-        self.names = list(names) if names is not None else [f"type{k}" for k in range(types)]
-        if len(self.names) != types:
-            raise ValueError(f"Give one name per cell type ({types}); got {self.names}.")
-        taus = list(tau) if isinstance(tau, (list, tuple)) else [tau] * types
-        transfers = list(transfer) if isinstance(transfer, (list, tuple)) else [transfer] * types
-        if len(taus) != types or len(transfers) != types:
-            raise ValueError(f"Give one tau and one transfer function, or one per cell type ({types}).")
-        for value in taus:
-            fail_for_dimension_mismatch(value, second, "The time constants tau")
-            if not (float(value) > 0 and np.isfinite(float(value))):
-                raise ValueError(f"The time constants tau must be positive and finite; got {value}.")
+        self.names = names_of(names, types)
+        taus = time_constants(tau, types)
+        transfers = transfers_of(transfer, types)  # all checks before any group exists
         for what, value in (("drive", drive), ("initial", initial)):
-            if not isinstance(value, str) and not _broadcasts(np.shape(value), (types, coupling.size)):
-                raise ValueError(f"The {what} must be one value or broadcast to shape (types, size) = "
-                                 f"{(types, coupling.size)}; got shape {np.shape(value)}.")
+            check_shape(value, what, types, coupling.size)
         fail_for_dimension_mismatch(initial, Hz, "The initial rates")
         for what, value in (("drive", drive), ("initial", np.asarray(initial / Hz))):
-            _check_finite(what, value)
+            check_finite(what, value)
         self.taus = taus
-        self.transfers = [transfer_function(f) for f in transfers]  # all checks before any group exists
+        self.transfers = transfers
         self.drive, self.initial, self.dynamics = drive, initial, dynamics
         extra = equations if isinstance(equations, dict) else {n: equations for n in self.names}
         self.groups = [self._group(n, t, f, drive, k, initial, dynamics, str(extra.get(n, "")))
@@ -160,19 +149,3 @@ class RateNetwork(BrianObject):
         for target, current in zip(self._inputs, self.coupling(np.stack(self._rates))):
             target[:] = current
 
-
-def _check_finite(what, value):
-    """NaN or inf in a numeric argument would turn every unit it reaches into NaN, silently."""
-    if isinstance(value, str):
-        return
-    bad = ~np.isfinite(np.asarray(value, dtype=float))
-    if bad.any():
-        raise ValueError(f"The {what} contains NaN or infinite values ({int(bad.sum())} of {bad.size}).")
-
-
-def _broadcasts(shape, target):
-    try:
-        np.broadcast_shapes(shape, target)
-    except ValueError:
-        return False
-    return np.broadcast_shapes(shape, target) == target

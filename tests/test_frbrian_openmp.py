@@ -13,7 +13,7 @@ from brian2 import Network, defaultclock, device, ms, prefs, set_device
 from brian2.devices.device import reset_device
 
 from frbrian import Coupling, DenseCoupling, Gaussian, Grid, power_law
-from frbrian.brian import RateNetwork
+from frbrian.rate_network import RateNetwork
 
 STEPS = 100
 TAU = 8e-3  # s

@@ -73,7 +73,7 @@ def test_bad_input(make, match):
 
 @pytest.mark.parametrize("grid", [Grid((101,)), Grid((12, 10), periodic=True)])
 def test_coupling_between_cell_types_equals_dense_block_matrix(grid):
-    from frbrian.kernels import Coupling
+    from frbrian.coupling import Coupling
 
     weights = [[1.09546555, -0.89098157], [0.90011321, -0.28263247]]
     kernels = [[Gaussian(0.2173913), Gaussian(0.17391304)], [Gaussian(0.17391304), Exponential(0.22608696)]]
@@ -84,7 +84,7 @@ def test_coupling_between_cell_types_equals_dense_block_matrix(grid):
 
 
 def test_coupling_bad_shapes():
-    from frbrian.kernels import Coupling
+    from frbrian.coupling import Coupling
 
     with pytest.raises(ValueError, match="square matrix"):
         Coupling(Grid((10,)), [[1.0, 2.0]], Gaussian(0.1))
@@ -101,7 +101,7 @@ def test_coupling_bad_shapes():
 def test_a_kernel_narrower_than_the_grid_is_refused(grid, kernel):
     """Sampled once per cell, such a kernel weighs a unit's neighbours wrongly: Gaussian(1e-6) on a 0.04 grid gave
     the inputs [3351, 9894] for uniform rates instead of W 1 = [0.21, 0.62]."""
-    from frbrian.kernels import Coupling
+    from frbrian.coupling import Coupling
 
     spacing = " x ".join([f"{grid.cell:g}"] * grid.ndim)
     for make in (lambda: Coupling(grid, [[0.1, 0.11], [0.3, 0.32]], kernel), lambda: kernel.matrix(grid),
@@ -112,7 +112,8 @@ def test_a_kernel_narrower_than_the_grid_is_refused(grid, kernel):
 
 @pytest.mark.parametrize("kernel, off", [(Gaussian(0.012), 0.34), (Exponential(0.02), 0.32)])
 def test_a_kernel_poorly_resolved_by_the_grid_is_warned_about(kernel, off):
-    from frbrian.kernels import Coupling, ResolutionWarning
+    from frbrian.coupling import Coupling
+    from frbrian.kernels import ResolutionWarning
 
     message = f"poorly resolved by the grid spacing 0.04. .* \\({off:.0%} off\\)"
     with pytest.warns(ResolutionWarning, match=message) as caught:
@@ -121,7 +122,7 @@ def test_a_kernel_poorly_resolved_by_the_grid_is_warned_about(kernel, off):
 
 
 def test_a_kernel_as_wide_as_a_cell_gives_the_weights():
-    from frbrian.kernels import Coupling
+    from frbrian.coupling import Coupling
 
     weights = np.array([[0.1, 0.11], [0.3, 0.32]])
     coupling = Coupling(Grid((51,)), weights, Gaussian(0.04))  # one cell

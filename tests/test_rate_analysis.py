@@ -5,7 +5,7 @@ import pytest
 from scipy.integrate import solve_ivp
 
 from frbrian.analysis import SteadyStateError, linear_response, paradoxical_response, stability, steady_state
-from frbrian.kernels import Coupling, Gaussian, Grid
+from frbrian import Coupling, Gaussian, Grid
 from frbrian.transfer import power_law, sigmoid, tanh, threshold_linear, transfer_function
 
 W_POP = np.array([[1.09546555, -0.89098157], [0.90011321, -0.28263247]])

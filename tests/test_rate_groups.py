@@ -1,4 +1,4 @@
-"""Rate populations as Brian2 groups (frbrian.brian) on every target, against numpy and the fixed point."""
+"""Rate populations as Brian2 groups (frbrian.rate_network) on every target, against numpy and the fixed point."""
 
 import numpy as np
 import pytest
@@ -6,7 +6,7 @@ from brian2 import DimensionMismatchError, Hz, Network, StateMonitor, TimedArray
 from conftest import TARGETS, use_target
 
 from frbrian import Coupling, DenseCoupling, Exponential, Gaussian, Grid, WrappedGaussian, power_law, steady_state
-from frbrian.brian import RateNetwork
+from frbrian.rate_network import RateNetwork
 
 WEIGHTS = [[1.0, -1.0], [1.0, -0.5]]  # 1/Hz
 TAU = np.array([10e-3, 5e-3])  # s

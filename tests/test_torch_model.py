@@ -254,7 +254,7 @@ def test_import_without_torch():
 
 def test_stability_by_arnoldi_matches_the_dense_eigenproblem(monkeypatch):
     """Above ARNOLDI_LIMIT units ARPACK finds the eigenvalue; its value and gradient are the dense ones."""
-    import frbrian.torch_model as torch_model
+    import frbrian.torch_linalg as torch_model
 
     model = grid_model(points=101)  # 202 units
     assert 2 * 101 > torch_model.ARNOLDI_LIMIT
@@ -277,7 +277,7 @@ def test_a_deadline_stops_the_long_loops():
     """fit's time limit reaches inside Newton steps, GMRES, integration steps and Arnoldi iteration."""
     import time
 
-    from frbrian.torch_model import TimeUp, deadline
+    from frbrian.deadlines import TimeUp, deadline
 
     model = grid_model(points=101)
     passed = time.perf_counter() - 1.0
