@@ -10,7 +10,7 @@ Brian2's ``exponential_euler``), the tables of a 0.1 mV grid integrated with
 each ``--method``, and the control (the exact equations integrated by
 ``exponential_euler_cse``: Brian2's ``exponential_euler`` with the same
 removal of repeated subexpressions that ``lut_exponential_euler`` does,
-``lut4brian.integrate.optimise_update(code, fuse_lookups=False)``), so that
+``lut4brian.integrate.optimise_update(code)``), so that
 ``speedup_over_control`` tells how much of the speed-up the tables give
 (``--no-control`` leaves it out).
 
@@ -69,7 +69,7 @@ class ExponentialEulerCSE(StateUpdateMethod):
         return exponential_euler.can_integrate(equations, variables, method_options)
 
     def __call__(self, equations, variables=None, method_options=None):
-        return optimise_update(exponential_euler(equations, variables, method_options), fuse_lookups=False)
+        return optimise_update(exponential_euler(equations, variables, method_options))
 
 
 if "exponential_euler_cse" not in StateUpdateMethod.stateupdaters:

@@ -5,7 +5,6 @@ gating variables, and with common subexpressions computed once.
 
 import numpy as np
 import sympy
-from brian2.core.functions import DEFAULT_FUNCTIONS
 from brian2.equations.equations import Equations
 from brian2.parsing.sympytools import str_to_sympy, sympy_to_str
 from brian2.stateupdaters.base import StateUpdateMethod, extract_method_options
@@ -68,16 +67,24 @@ def step_table(rate, dt, steady=None, fraction=1.0):
     return _step_tables[key]
 
 
-def _table_of(expr):
-    """The `Table` that ``expr`` calls, if ``expr`` is a single table call."""
+def with_step_tables(variables):
+    """A state updater's ``variables`` with the step tables it may have added, by name."""
+    return dict(variables, **{table.name: table for table in _step_tables.values()})
+
+
+def _table_of(expr, functions):
+    """
+    The `Table` that ``expr`` calls, if ``expr`` is a single table call;
+    ``functions`` holds the functions by name (the state updater's ``variables``).
+    """
     if isinstance(expr, sympy.Function) and len(expr.args) == 1:
-        table = DEFAULT_FUNCTIONS.get(type(expr).__name__)
+        table = functions.get(type(expr).__name__)
         if isinstance(table, Table):
             return table
     return None
 
 
-def _gates(equations, dt, fraction=1.0):
+def _gates(equations, dt, functions, fraction=1.0):
     """
     The equations ``dx/dt = Q(v)*(S - x)`` with ``Q`` a table call and ``S``
     free of ``x``: their exact updates over ``fraction*dt``, keyed by variable.
@@ -87,7 +94,7 @@ def _gates(equations, dt, fraction=1.0):
         x = sympy.Symbol(name, real=True)
         expr = str_to_sympy(equations[name].expr.code)
         rate = -sympy.diff(expr, x)
-        table = _table_of(rate)
+        table = _table_of(rate, functions)
         if table is None:
             continue
         steady = expr.subs(x, 0) / rate  # sympy cancels the rate of Q*(S - x)
@@ -95,7 +102,7 @@ def _gates(equations, dt, fraction=1.0):
             continue
         argument = rate.args[0]
         decay = sympy.Function(step_table(table, dt, fraction=fraction).name)(argument)
-        steady_table = _table_of(steady)
+        steady_table = _table_of(steady, functions)
         same_grid = steady_table is not None and steady.args[0] == argument and (
             steady_table.grid_key == table.grid_key or isinstance(steady_table, ExpressionTable))
         if steady.is_number or same_grid:
@@ -120,7 +127,7 @@ def _grid_index(table):
     return index
 
 
-def _fuse_lookups(expressions, prefix="_lut_"):
+def _fuse_lookups(expressions, functions, prefix="_lut_"):
     """
     Replace the table calls in ``expressions`` by ``table.at(i, w)``, with the
     grid index of each (grid, argument) pair computed once; returns the
@@ -129,7 +136,7 @@ def _fuse_lookups(expressions, prefix="_lut_"):
     """
     pairs, replacements = {}, {}
     for call in set().union(*(e.atoms(sympy.Function) for e in expressions)):
-        table = _table_of(call)
+        table = _table_of(call, functions)
         if table is None or call.args[0].atoms(sympy.Function):
             continue  # not a table, or a table of a computed argument: left as it is
         pair = pairs.setdefault((table.grid_key, call.args[0]), (len(pairs), _grid_index(table)))
@@ -157,19 +164,20 @@ def _parse(code):
     return definitions, assignments
 
 
-def optimise_update(code, fuse_lookups=True):
+def optimise_update(code, functions=None):
     """
     Rewrite state-updater abstract code (``name = expression`` lines ending
     with ``x = _x`` assignments) so that every repeated subexpression is
-    computed once, into temporaries ``_lut_cse*``, and, with
-    ``fuse_lookups``, tables on one grid share their index computation.
+    computed once, into temporaries ``_lut_cse*``, and, given the
+    ``functions`` by name (the state updater's ``variables``), tables on one
+    grid share their index computation.
     """
     definitions, assignments = _parse(code)
     new_values = [line.split("=")[1].strip() for line in assignments]
     expressions = [definitions[name] for name in new_values]
     lines = []
-    if fuse_lookups:
-        lines, expressions = _fuse_lookups(expressions)
+    if functions is not None:
+        lines, expressions = _fuse_lookups(expressions, functions)
     temporaries, reduced = sympy.cse(expressions, symbols=sympy.numbered_symbols("_lut_cse"),
                                      optimizations="basic")
     lines += [f"{symbol} = {sympy_to_str(value)}" for symbol, value in temporaries]
@@ -226,7 +234,7 @@ class LutExponentialEuler(StateUpdateMethod):
         if not tables_enabled() or variables is None:
             return exponential_euler(equations, variables, method_options)
         dt = float(variables["dt"].owner.dt_)
-        gates = _gates(equations, dt)
+        gates = _gates(equations, dt, variables)
         if not gates:
             logger.info(f"lut_exponential_euler found no gate dx/dt = Q(v)*(x_inf(v) - x) with a tabulated "
                         f"rate Q among {', '.join(sorted(equations.diff_eq_names))} (a gate with a constant "
@@ -235,7 +243,7 @@ class LutExponentialEuler(StateUpdateMethod):
         others = Equations([eq for eq in equations.ordered if eq.varname not in gates])
         code = exponential_euler(others, variables, method_options) if others.diff_eq_names else ""
         code += "".join(f"\n_{name} = {sympy_to_str(update)}\n{name} = _{name}" for name, update in gates.items())
-        return optimise_update(code)
+        return optimise_update(code, with_step_tables(variables))
 
 
 lut_exponential_euler = LutExponentialEuler()

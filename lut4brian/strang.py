@@ -8,7 +8,7 @@ import sympy
 from brian2.parsing.sympytools import str_to_sympy, sympy_to_str
 from brian2.stateupdaters.base import StateUpdateMethod, UnsupportedEquationsException, extract_method_options
 
-from .integrate import _fuse_lookups, _gates
+from .integrate import _fuse_lookups, _gates, with_step_tables
 from .preferences import tables_enabled
 
 __all__ = ["LutStrang", "lut_strang"]
@@ -78,12 +78,12 @@ def _exact_step(x, M, C, h):
     return (x + C / M) * sympy.exp(h * M) - C / M
 
 
-def _stage(targets, prefix):
+def _stage(targets, prefix, functions):
     """Abstract code for ``targets`` (name, sympy expression): lookups fused per grid and argument, repeats computed once."""
     if not targets:
         return []
     names, expressions = zip(*targets)
-    lines, expressions = _fuse_lookups(list(expressions), prefix)
+    lines, expressions = _fuse_lookups(list(expressions), functions, prefix)
     temporaries, reduced = sympy.cse(expressions, symbols=sympy.numbered_symbols(f"{prefix}cse"),
                                      optimizations="basic")
     lines += [f"{symbol} = {sympy_to_str(value)}" for symbol, value in temporaries]
@@ -164,25 +164,26 @@ class LutStrang(StateUpdateMethod):
         coefficients = linear_coefficients(equations, variables)
         tabulated = {}
         if tables_enabled() and variables is not None:
-            tabulated = _gates(equations, float(variables["dt"].owner.dt_))
+            tabulated = _gates(equations, float(variables["dt"].owner.dt_), variables)
         gates, rest = split(coefficients, prefer=tabulated)
         halfway = {_symbol(y): _symbol(f"_lut_half_{y}") for y in rest}
-        code = _rest_half_step(coefficients, rest, {_T: _T + 0.25 * _DT}, "_lut_half_", "_lut_a")
+        functions = with_step_tables(variables or {})
+        code = _rest_half_step(coefficients, rest, {_T: _T + 0.25 * _DT}, "_lut_half_", "_lut_a", functions)
         # the gates: one exact step from the rest halfway
         after = {**halfway, _T: _T + _HALF}
         steps = []
         for x in gates:
             update = tabulated[x] if x in tabulated else _exact_step(_symbol(x), *coefficients[x], _DT)
             steps.append((f"_{x}", update.xreplace(after)))
-        code += _stage(steps, "_lut_c_")
+        code += _stage(steps, "_lut_c_", functions)
         new_gates = {_symbol(x): _symbol(f"_{x}") for x in gates}
         code += _rest_half_step(coefficients, rest, {**new_gates, **halfway, _T: _T + 0.75 * _DT}, "_", "_lut_d",
-                                start=halfway)
+                                functions, start=halfway)
         code += [f"{x} = _{x}" for x in gates + rest]
         return "\n".join(code)
 
 
-def _rest_half_step(coefficients, rest, frozen, target, prefix, start=None):
+def _rest_half_step(coefficients, rest, frozen, target, prefix, functions, start=None):
     """
     Abstract code for half a step of the non-gate variables ``rest`` with
     everything in ``frozen`` fixed (a replacement of symbols, the time at the
@@ -204,7 +205,7 @@ def _rest_half_step(coefficients, rest, frozen, target, prefix, start=None):
         M, C = (c.xreplace(midpoint) for c in coefficients[y])
         value = begin[_symbol(y)]
         updates.append((f"{target}{y}", value + _HALF * (M * value + C) / (1 - 0.5 * _HALF * M)))
-    return _stage(predictors, f"{prefix}_b_") + _stage(updates, f"{prefix}_c_")
+    return _stage(predictors, f"{prefix}_b_", functions) + _stage(updates, f"{prefix}_c_", functions)
 
 
 lut_strang = LutStrang()

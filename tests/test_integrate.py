@@ -50,7 +50,7 @@ def test_common_subexpressions_change_nothing_but_the_cost():
 
 def test_optimise_update_keeps_statement_semantics():
     code = "_BA_x = -a*b/(a + b)\n_x = -_BA_x + (_BA_x + x)*exp(-dt*(a + b))\nx = _x"
-    optimised = optimise_update(code, fuse_lookups=False)
+    optimised = optimise_update(code)
     assert optimised.count("a + b") == 1 and optimised.endswith("x = _x")
 
 
