@@ -292,9 +292,12 @@ def part_examples():
     lines = record.latest(read("brian2_examples"), "case", "target")
     if not lines:
         return "(no results yet: run ``benchmarks/brian2_examples.py``)"
-    rows = [[line["case"].replace("_", " "), line["target"], g(line["exact_s"], 2), g(line["lut_s"], 2),
-             f"{g(line['speedup'], 2)}x"] for line in map(use, lines.values())]
-    return table(["Brian2 example", "target", "exact (s)", "tabulated (s)", "speed-up"], rows)
+    rows = [[line["case"].replace("_", " "), line["target"],
+             f"{line.get('method', '')} / {line.get('lut_method', '')}".strip(" /"),
+             g(line["exact_s"], 2), g(line["lut_s"], 2), f"{g(line['speedup'], 2)}x"]
+            for line in map(use, lines.values())]
+    return table(["Brian2 example", "target", "integrator (exact / tabulated)", "exact (s)", "tabulated (s)",
+                  "speed-up"], rows)
 
 
 def part_auto_compare():
