@@ -26,7 +26,6 @@ import sys
 import tempfile
 
 import numpy as np
-import sympy
 from brian2 import (
     Clock, Network, NeuronGroup, StateMonitor, device, mV, ms, nA, prefs, set_device,
 )

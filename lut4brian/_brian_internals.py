@@ -25,6 +25,7 @@ kept here, small and in one place:
 """
 
 import time
+import weakref
 
 from brian2.core.base import BrianObject
 from brian2.core.functions import DEFAULT_FUNCTIONS
@@ -95,12 +96,14 @@ def standalone_samples(owner):
     return samples
 
 
+#: Every table and grid index alive (they add themselves), for the range report after each run.
+live_tables = weakref.WeakSet()
+
+
 def _report_after_run(after_run):
     def after_run_with_report(self, *args, **kwargs):
         result = after_run(self, *args, **kwargs)
-        from .table import _live_tables
-
-        for table in list(_live_tables):
+        for table in list(live_tables):
             table.report_range()
         return result
 

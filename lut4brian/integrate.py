@@ -7,7 +7,7 @@ import numpy as np
 import sympy
 from brian2.equations.equations import Equations
 from brian2.parsing.sympytools import str_to_sympy, sympy_to_str
-from brian2.stateupdaters.base import StateUpdateMethod, extract_method_options
+from brian2.stateupdaters.base import StateUpdateMethod, UnsupportedEquationsException, extract_method_options
 from brian2.stateupdaters.exponential_euler import exponential_euler, get_conditionally_linear_system
 from brian2.utils.logger import get_logger
 
@@ -185,6 +185,42 @@ def optimise_update(code, functions=None):
     return "\n".join(lines + assignments)
 
 
+def _symbol(name):
+    return sympy.Symbol(name, real=True)
+
+
+def _refused(equation, why, instead, method):
+    return UnsupportedEquationsException(
+        f"{method} cannot integrate 'd{equation.varname}/dt = {equation.expr.code}': {why}. "
+        f"Use method={instead} for these equations.")
+
+
+def linear_coefficients(equations, variables=None, method="lut_strang"):
+    """
+    ``{x: (M, C)}`` with ``dx/dt = M*x + C`` and ``M``, ``C`` as sympy
+    expressions (subexpressions substituted). Raises
+    `UnsupportedEquationsException` naming the first equation that is
+    stochastic or not linear in its own variable, and what to use instead
+    of ``method``.
+    """
+    if equations.is_stochastic:
+        noisy = next(eq for eq in equations.ordered if eq.type == "differential equation" and eq.stochastic_variables)
+        raise _refused(noisy, "it is stochastic, and the splitting is defined for deterministic equations only",
+                       "'euler' or 'heun' (Brian2's stochastic integrators)", method)
+    coefficients = {}
+    for name, expression in equations.get_substituted_expressions(variables):
+        x = _symbol(name)
+        rhs = str_to_sympy(expression.code, variables)
+        # derivatives, not expand(): the rates keep their form (and their exprel)
+        M = sympy.diff(rhs, x)
+        if M.has(x) and sympy.diff(M, x) != 0:
+            raise _refused(equations[name], f"the right-hand side is not linear in {name} (M*{name} + C, with M "
+                           f"and C free of {name}, as in Hodgkin-Huxley gates and membranes)",
+                           "'rk4' (which also runs tabulated equations)", method)
+        coefficients[name] = (M, rhs.subs(x, 0))
+    return coefficients
+
+
 def _explain_refusal(equations, variables):
     """Where ``exponential_euler`` would refuse ``equations``, raise naming the equation and the integrator to use."""
     try:
@@ -193,8 +229,6 @@ def _explain_refusal(equations, variables):
             return
     except ValueError:
         pass
-    from .strang import linear_coefficients  # the same check (strang imports this module)
-
     linear_coefficients(equations, variables, method="lut_exponential_euler")
 
 

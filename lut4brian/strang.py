@@ -5,52 +5,16 @@ the membrane).
 """
 
 import sympy
-from brian2.parsing.sympytools import str_to_sympy, sympy_to_str
+from brian2.parsing.sympytools import sympy_to_str
 from brian2.stateupdaters.base import StateUpdateMethod, UnsupportedEquationsException, extract_method_options
 
-from .integrate import _fuse_lookups, _gates, with_step_tables
+from .integrate import _fuse_lookups, _gates, _symbol, linear_coefficients, with_step_tables
 from .preferences import tables_enabled
 
 __all__ = ["LutStrang", "lut_strang"]
 
 _DT, _T = sympy.Symbol("dt", real=True), sympy.Symbol("t", real=True)
 _HALF = 0.5 * _DT
-
-
-def _symbol(name):
-    return sympy.Symbol(name, real=True)
-
-
-def _refused(equation, why, instead, method):
-    return UnsupportedEquationsException(
-        f"{method} cannot integrate 'd{equation.varname}/dt = {equation.expr.code}': {why}. "
-        f"Use method={instead} for these equations.")
-
-
-def linear_coefficients(equations, variables=None, method="lut_strang"):
-    """
-    ``{x: (M, C)}`` with ``dx/dt = M*x + C`` and ``M``, ``C`` as sympy
-    expressions (subexpressions substituted). Raises
-    `UnsupportedEquationsException` naming the first equation that is
-    stochastic or not linear in its own variable, and what to use instead
-    of ``method``.
-    """
-    if equations.is_stochastic:
-        noisy = next(eq for eq in equations.ordered if eq.type == "differential equation" and eq.stochastic_variables)
-        raise _refused(noisy, "it is stochastic, and the splitting is defined for deterministic equations only",
-                       "'euler' or 'heun' (Brian2's stochastic integrators)", method)
-    coefficients = {}
-    for name, expression in equations.get_substituted_expressions(variables):
-        x = _symbol(name)
-        rhs = str_to_sympy(expression.code, variables)
-        # derivatives, not expand(): the rates keep their form (and their exprel)
-        M = sympy.diff(rhs, x)
-        if M.has(x) and sympy.diff(M, x) != 0:
-            raise _refused(equations[name], f"the right-hand side is not linear in {name} (M*{name} + C, with M "
-                           f"and C free of {name}, as in Hodgkin-Huxley gates and membranes)",
-                           "'rk4' (which also runs tabulated equations)", method)
-        coefficients[name] = (M, rhs.subs(x, 0))
-    return coefficients
 
 
 def split(coefficients, prefer=()):

@@ -4,7 +4,6 @@ variable sampled on a uniform or a logarithmic grid.
 """
 
 import hashlib
-import weakref
 
 import numpy as np
 from brian2.core.functions import Function
@@ -14,7 +13,7 @@ from brian2.units.fundamentalunits import Quantity, fail_for_dimension_mismatch,
 from brian2.utils.caching import CacheKey
 from brian2.utils.logger import get_logger
 
-from ._brian_internals import report_range_in_standalone, standalone_samples
+from ._brian_internals import live_tables, report_range_in_standalone, standalone_samples
 
 __all__ = ["Table", "GridIndex", "TableAt"]
 
@@ -279,7 +278,7 @@ class _OnGrid(_Sampled, Nameable, CacheKey):
         self.arg_dim = get_dimensions(low)
         self.low_, self.step_, self.size = float(low_), float(step_), size
         self.extremes_ = np.array(self.bounds_)
-        _live_tables.add(self)
+        live_tables.add(self)
 
     @property
     def bounds_(self):
@@ -532,7 +531,4 @@ def _range_message(function, lowest, highest):
         f"(reached {' and '.join(reached)}); values there were clamped to the end of the grid."
     )
 
-
-#: Every table and grid index alive, for the range report after each run.
-_live_tables = weakref.WeakSet()
 
