@@ -11,7 +11,7 @@ grid spans [-1, 1]), ``y`` (the response Δr of the E cells there, Hz, to a
 point input to the E cells at the grid middle) and ``r_star`` (the E and I
 baseline rates, Hz). ``--make-data`` writes one from the known parameters of
 frmodels_response.py (W_pop, sigma, amplitude), computed with
-``frbrian.steady_state`` (numpy), at 12 distances 0, 0.04, ..., 0.44,
+``frbrian.steady_rates`` (numpy), at 12 distances 0, 0.04, ..., 0.44,
 optionally with Gaussian noise of ``--noise`` times max|y|; the file also
 keeps the true parameters under ``W_pop``, ``sigma`` and ``amplitude``, and
 ``noise`` (a fit's line reports ``data_noise``, ``data_amplitude`` and
@@ -46,7 +46,7 @@ import numpy as np
 import torch
 from brian2 import Hz, second
 
-from frbrian.fitting import fit, normalised_rms
+from frbrian.fitting import fit, normalized_rms
 from frbrian import Coupling, Gaussian, Grid
 from frbrian.torch_model import RateModel
 from frbrian.transfer import power_law
@@ -81,7 +81,7 @@ def sampler(x, points):
     weight = torch.as_tensor(position - low)
 
     def predict(model):
-        change = (model.steady_state(initial=model.baseline) - model.baseline)[0]
+        change = (model.steady_rates(initial=model.baseline) - model.baseline)[0]
         at, w = index.to(change.device), weight.to(change.device)
         return change[at] * (1 - w) + change[at + 1] * w
 
@@ -129,7 +129,7 @@ def run_fit(path, points, restarts=1, time_limit=55.0, progress=False, regulariz
                  tolerance=tolerance)
     with torch.no_grad():  # the data misfit alone, without the regulariser
         prediction = predict(result.model)
-        misfit = float(normalised_rms(prediction, torch.as_tensor(y, device=prediction.device)))
+        misfit = float(normalized_rms(prediction, torch.as_tensor(y, device=prediction.device)))
     params = dict(W_pop=np.asarray(result.params["weights"] / (1 / Hz)).tolist(),
                   sigma=result.params["kernel.sigma"].tolist(),
                   amplitude=float(result.params["drive"][0, points // 2]))
@@ -139,9 +139,9 @@ def run_fit(path, points, restarts=1, time_limit=55.0, progress=False, regulariz
             true_model = model_of(points, data["W_pop"], data["sigma"], float(data["amplitude"]), r_star, device)
             with torch.no_grad():
                 prediction = predict(true_model)
-                truth["data_truth_loss"] = float(normalised_rms(prediction, torch.as_tensor(y, device=prediction.device)))
+                truth["data_truth_loss"] = float(normalized_rms(prediction, torch.as_tensor(y, device=prediction.device)))
     return dict(action="fit", data=os.path.basename(path), **truth, loss=misfit, params=params, seconds=result.seconds,
-                iterations=result.iterations, success=result.success, message=result.message, grid=points,
+                iterations=result.nit, success=result.success, message=result.message, grid=points,
                 points=len(y), failures=result.failures, restarts=restarts, regularization=regularization,
                 device=str(model.weights.device))
 
@@ -157,7 +157,7 @@ def time_gradient(points, repeats, device=None):
     for _ in range(repeats):
         synchronise(device)
         start = time.perf_counter()
-        change = model.steady_state(initial=model.baseline) - model.baseline
+        change = model.steady_rates(initial=model.baseline) - model.baseline
         model.zero_grad()
         (change[0] ** 2).sum().backward()
         synchronise(device)

@@ -4,7 +4,7 @@ frbrian: firing-rate populations for Brian2 networks.
 * rate populations as Brian2 groups: `RateNetwork`, coupled by
   `Coupling` (kernels on a `Grid`: `Gaussian`, `WrappedGaussian`,
   `Exponential`, their sums and products; FFT) or `DenseCoupling`;
-* transfer functions: `power_law`, `sigmoid`, `tanh`, `threshold_linear`,
+* transfer functions: `power_law`, `sigmoid`, `rectified_tanh`, `threshold_linear`,
   or any expression in ``I`` (`Transfer`);
 * bridges to spiking groups: `poisson_spikes`, `rate_input`,
   `population_rate` (`PopulationRate`);
@@ -27,11 +27,11 @@ from .analysis import SteadyState, SteadyStateError, linear_response, paradoxica
 from .coupling import Coupling, DenseCoupling
 from .grid import Grid
 from .kernels import Exponential, Gaussian, Kernel, ResolutionWarning, WrappedGaussian
-from .transfer import Transfer, power_law, sigmoid, tanh, threshold_linear, transfer_function
+from .transfer import Transfer, power_law, rectified_tanh, sigmoid, threshold_linear, transfer_function
 
 # name -> module, imported on first access (they need torch)
 _LAZY = {"RateModel": "torch_model", "TorchTransfer": "torch_transfer", "fit": "fitting", "FitResult": "fitting",
-         "normalised_rms": "fitting"}
+         "normalized_rms": "fitting"}
 
 
 def __getattr__(name):
@@ -43,7 +43,7 @@ def __getattr__(name):
 
 
 __all__ = [
-    "Transfer", "power_law", "sigmoid", "tanh", "threshold_linear", "transfer_function",
+    "Transfer", "power_law", "sigmoid", "rectified_tanh", "threshold_linear", "transfer_function",
     "Grid", "Kernel", "Gaussian", "WrappedGaussian", "Exponential", "Coupling", "DenseCoupling", "ResolutionWarning",
     "RateNetwork", "poisson_spikes", "rate_input", "population_rate", "PopulationRate",
     "SteadyState", "SteadyStateError", "steady_state", "linear_response", "stability", "paradoxical_response",

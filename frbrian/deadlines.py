@@ -7,7 +7,7 @@ GMRES, integration steps, Arnoldi iteration): `frbrian.fit`'s
 import contextlib
 import time
 
-__all__ = ["TimeUp", "deadline", "check_time"]
+__all__ = ["TimeUp", "deadline"]
 
 
 class TimeUp(Exception):
@@ -31,7 +31,12 @@ def deadline(when):
         _DEADLINE[0] = previous
 
 
+def time_is_up():
+    """Whether the deadline of an enclosing `deadline` block has passed."""
+    return _DEADLINE[0] is not None and time.perf_counter() > _DEADLINE[0]
+
+
 def check_time():
     """Raise `TimeUp` if the deadline of an enclosing `deadline` block has passed."""
-    if _DEADLINE[0] is not None and time.perf_counter() > _DEADLINE[0]:
+    if time_is_up():
         raise TimeUp

@@ -10,16 +10,16 @@ torch is needed (``pip install lut4brian[fit]``).
 
 import sys
 import time
-from dataclasses import dataclass, field
 
 import numpy as np
 import scipy.optimize
 
-from .deadlines import TimeUp, check_time, deadline
+from .deadlines import TimeUp, check_time, deadline, time_is_up
+from .fit_variables import FreeEntries, dale_signs
 from .newton import SteadyStateError
 from .torch_model import RateModel, device_of, torch
 
-__all__ = ["fit", "FitResult", "normalised_rms"]
+__all__ = ["fit", "FitResult", "normalized_rms"]
 
 # What scipy sees for a failed evaluation (the history records inf): finite, so that SLSQP's line
 # search backs off instead of turning the merit function into NaN.
@@ -28,147 +28,46 @@ _FAILED_CONSTRAINT = -1e3
 _FEASIBLE = 1e-8  # constraint values down to -_FEASIBLE count as satisfied
 
 
-def normalised_rms(prediction, target):
+def normalized_rms(prediction, target):
     """``|prediction - target| / |target|`` (2-norms): the RMS error in units of the data's RMS."""
     return torch.linalg.vector_norm(prediction - target) / torch.linalg.vector_norm(target)
 
 
-@dataclass
-class FitResult:
+class FitResult(scipy.optimize.OptimizeResult):
     """
-    The outcome of `fit`, in the manner of scipy's ``OptimizeResult``.
+    The outcome of `fit`: a `scipy.optimize.OptimizeResult` with scipy's
+    names, and what a rate model adds.
 
     Attributes
     ----------
-    params : dict
-        The fitted parameters (those with free entries), whole, with their
-        Brian2 units where they have one (``weights`` in 1/Hz, ``tau`` in s).
-    loss : float
+    x : ndarray
+        The best feasible values of the free entries (SLSQP's variables).
+    fun : float
         The best feasible total loss (``inf`` if no feasible point was met).
+    nit : int
+        SLSQP iterations over all restarts.
     success : bool
         Whether the restart that found the best point converged and the point is feasible (a
         later restart cut short by the time limit does not change it; the message says so).
     message : str
-    iterations : int
-        SLSQP iterations over all restarts.
+    params : dict
+        The fitted parameters (those with free entries), whole, with their
+        Brian2 units where they have one (``weights`` in 1/Hz, ``tau`` in s).
+    model : `RateModel`
+        The model, holding the best parameters; ``network()`` is it as a
+        `frbrian.RateNetwork` for Brian2.
     seconds : float
     history : list of dict
         One entry per iteration: ``restart``, ``iteration``, ``loss``, ``best``.
-    model : `RateModel`
-        The model, holding the best parameters (``model.to_network()`` for Brian2).
     restarts : list of dict
         Per restart: ``start`` loss, final ``loss``, ``success``, ``message``, ``iterations``.
     failures : int
         Evaluations that failed numerically (no steady state, NaN), counted as infinite loss.
     """
 
-    params: dict
-    loss: float
-    success: bool
-    message: str
-    iterations: int
-    seconds: float
-    history: list
-    model: RateModel
-    restarts: list = field(default_factory=list)
-    failures: int = 0
-
     def network(self, **kwargs):
-        """The fitted model as a `frbrian.RateNetwork`."""
+        """The fitted model as a `frbrian.RateNetwork` (``kwargs`` as for `RateModel.to_network`)."""
         return self.model.to_network(**kwargs)
-
-
-class _Free:
-    """The free entries of the model's parameters as one float vector (what SLSQP sees)."""
-
-    def __init__(self, model, free):
-        parameters = dict(model.named_parameters())
-        if isinstance(free, (list, tuple, set)):
-            free = {name: True for name in free}
-        self.entries = []
-        for name, mask in free.items():
-            if name not in parameters:
-                raise ValueError(f"Unknown parameter {name!r}; the model has {sorted(parameters)}.")
-            parameter = parameters[name]
-            mask = np.broadcast_to(np.asarray(mask, dtype=bool), parameter.shape)
-            if name.startswith("kernel."):
-                unused = mask & ~model._kernel_used[name.split(".", 1)[1]]
-                if unused.any():
-                    raise ValueError(f"{name} is free for pairs whose kernel has no such constant: "
-                                     f"{[tuple(int(i) for i in p) for p in np.argwhere(unused)]}.")
-            index = np.flatnonzero(mask)
-            if len(index):
-                self.entries.append((name, parameter, torch.as_tensor(index, device=parameter.device)))
-        if not self.entries:
-            raise ValueError("No free parameter: give free={'name': True or a mask, ...}.")
-        for _, parameter in parameters.items():
-            parameter.requires_grad_(False)
-        for _, parameter, _ in self.entries:
-            parameter.requires_grad_(True)
-
-    @property
-    def size(self):
-        return sum(len(index) for _, _, index in self.entries)
-
-    def labels(self):
-        return [f"{name}[{', '.join(str(int(i)) for i in np.unravel_index(int(k), p.shape))}]"
-                for name, p, index in self.entries for k in index]
-
-    def get(self):
-        return np.concatenate([p.detach().reshape(-1)[index].cpu().numpy() for _, p, index in self.entries])
-
-    def set(self, x):
-        offset = 0
-        with torch.no_grad():
-            for _, parameter, index in self.entries:
-                values = torch.as_tensor(x[offset:offset + len(index)], dtype=parameter.dtype, device=parameter.device)
-                parameter.view(-1)[index] = values
-                offset += len(index)
-
-    def gradient(self):
-        return np.concatenate([(p.grad.reshape(-1)[index] if p.grad is not None
-                                else torch.zeros(len(index), dtype=p.dtype, device=p.device)).cpu().numpy()
-                               for _, p, index in self.entries])
-
-    def bounds(self, model, bounds, dale):
-        """Lower and upper bounds per free entry: the user's, intersected with Dale's signs."""
-        parameters = dict(model.named_parameters())
-        low, high = [], []
-        for name, parameter, index in self.entries:
-            lo, hi = (bounds or {}).get(name, (None, None))
-            lo = np.broadcast_to(-np.inf if lo is None else np.asarray(lo, dtype=float), parameter.shape).copy()
-            hi = np.broadcast_to(np.inf if hi is None else np.asarray(hi, dtype=float), parameter.shape).copy()
-            if np.isnan(lo).any() or np.isnan(hi).any():
-                raise ValueError(f"bounds[{name!r}] contains NaN: give numbers, +-inf or None (unbounded).")
-            if name == "weights" and dale is not None:
-                columns = np.repeat(dale, parameter.shape[1] // len(dale))
-                lo[:, columns > 0] = np.maximum(lo[:, columns > 0], 0.0)
-                hi[:, columns < 0] = np.minimum(hi[:, columns < 0], 0.0)
-            low.append(lo.reshape(-1)[index.cpu().numpy()])
-            high.append(hi.reshape(-1)[index.cpu().numpy()])
-        unknown = set(bounds or {}) - set(parameters)
-        if unknown:
-            raise ValueError(f"Bounds for unknown parameters {sorted(unknown)}; the model has {sorted(parameters)}.")
-        return np.concatenate(low), np.concatenate(high)
-
-
-def _dale_signs(model, dale):
-    """+1 (excitatory) or -1 (inhibitory) per source cell type, or None."""
-    if dale is None or dale is False:
-        return None
-    if dale is True:
-        weights = model.weights.detach().cpu().numpy()
-        columns = np.split(weights, model.types, axis=1)
-        signs = [1 if np.all(c >= 0) and np.any(c > 0) else -1 if np.all(c <= 0) and np.any(c < 0) else 0
-                 for c in columns]
-        if 0 in signs:
-            raise ValueError("dale=True needs each cell type's outgoing weights to be all >= 0 or all <= 0 at the "
-                             f"start; type {model.names[signs.index(0)]!r} is mixed or zero: give dale=[+1, -1, ...].")
-        return np.array(signs)
-    signs = np.sign(np.asarray(dale, dtype=float))
-    if signs.shape != (model.types,) or np.any(signs == 0):
-        raise ValueError(f"dale must be True or one sign (+1 or -1) per cell type ({model.types}); got {dale!r}.")
-    return signs
 
 
 def _target(target, device):
@@ -188,7 +87,7 @@ def fit(model, target, predict=None, *, free, bounds=None, dale=None, stability_
         tolerance=1e-10, progress=False, seed=0, device=None):
     """
     Fit the free parameters of ``model`` so that ``predict(model)`` matches
-    ``target``, minimising ``normalised_rms(prediction, target) +
+    ``target``, minimising ``normalized_rms(prediction, target) +
     regularization*sum(weights**2) + sum(loss(model, prediction, target) for
     loss in losses)`` with SLSQP (gradients by torch; steady states by
     implicit differentiation).
@@ -201,7 +100,7 @@ def fit(model, target, predict=None, *, free, bounds=None, dale=None, stability_
         The data, in the units of the prediction (Hz for rates).
     predict : callable, optional
         ``predict(model) -> tensor`` of the target's shape; by default
-        ``model.steady_state()``.
+        ``model.steady_rates()``.
     free : dict or list
         ``{'weights': True, 'kernel.sigma': mask, ...}``: the parameters
         (names from ``model.named_parameters()``) and, by a boolean mask,
@@ -271,12 +170,12 @@ def fit(model, target, predict=None, *, free, bounds=None, dale=None, stability_
     >>> from frbrian import DenseCoupling, power_law
     >>> from frbrian.torch_model import RateModel
     >>> inputs = torch.tensor([[[1.0], [0.5]], [[2.0], [0.5]]])      # two inputs, one batch
-    >>> respond = lambda m: m.steady_state(drive=inputs)
+    >>> respond = lambda m: m.steady_rates(drive=inputs)
     >>> truth = RateModel(DenseCoupling([[0.5, -1.0], [1.0, -1.5]], types=2), 0.01, power_law())
     >>> data = respond(truth).detach().numpy()                         # Hz, shape (2, 2, 1)
     >>> model = RateModel(DenseCoupling([[0.3, -0.6], [1.0, -1.5]], types=2), 0.01, power_law())
     >>> result = fit(model, data, respond, free={"weights": [[True, True], [False, False]]}, dale=True)
-    >>> bool(result.success), result.loss < 1e-6
+    >>> bool(result.success), result.fun < 1e-6
     (True, True)
     >>> np.round(np.asarray(result.params["weights"]), 3).tolist()
     [[0.5, -1.0], [1.0, -1.5]]
@@ -289,12 +188,12 @@ def fit(model, target, predict=None, *, free, bounds=None, dale=None, stability_
         model.to(device_of(device))
     device = model.weights.device
     target = _target(target, device)
-    predict = predict or (lambda m: m.steady_state())
-    variables = _Free(model, free)
+    predict = predict or (lambda m: m.steady_rates())
+    variables = FreeEntries(model, free)
     if target.numel() < variables.size:
         raise ValueError(f"Fewer data points ({target.numel()}) than free parameters ({variables.size}): "
                          "fix some parameters or give more data.")
-    signs = _dale_signs(model, dale)
+    signs = dale_signs(model, dale)
     low, high = variables.bounds(model, bounds, signs)
     start = variables.get()
     outside = np.flatnonzero((start < low) | (start > high))
@@ -308,19 +207,15 @@ def fit(model, target, predict=None, *, free, bounds=None, dale=None, stability_
                        regularization, losses, start_time, progress)
     rng = np.random.default_rng(seed)
     starts = [start] + [_random_start(start, low, high, rng) for _ in range(max(1, int(restarts)) - 1)]
-    records, stopped, first = [], None, 0
+    records = []
     with deadline(None if time_limit is None else start_time + time_limit):
-        try:
-            problem.check_shape()
-            for number, x0 in enumerate(starts):
-                problem.restart, first = number, problem.iteration
-                start_loss = problem.loss_at(x0)
-                outcome = problem.minimize(x0, low, high, max_iterations, tolerance)
-                records.append(dict(outcome, start=start_loss))
-        except TimeUp:
-            stopped = problem.restart
-            records.append(dict(loss=problem.best_loss, success=False, message="stopped by the time limit",
-                                iterations=problem.iteration - first, start=np.nan))
+        problem.check_shape()
+        for number, x0 in enumerate(starts):
+            problem.restart = number
+            records.append(problem.minimize(x0, low, high, max_iterations, tolerance))
+            if problem.timed_out:
+                break
+    stopped = problem.restart if problem.timed_out else None
     return problem.result(records, stopped, start, len(starts), time_limit)
 
 
@@ -351,6 +246,7 @@ class _Problem:
         self.cache, self.history = {}, []
         self.best_loss, self.best_x, self.best_restart = np.inf, None, None
         self.failures, self.last_failure, self.restart, self.iteration = 0, "", 0, 0
+        self.timed_out = False
 
     @property
     def constrained(self):
@@ -361,7 +257,7 @@ class _Problem:
         try:
             with torch.no_grad():
                 shape = tuple(self.predict(self.model).shape)
-        except (SteadyStateError, RuntimeError, ValueError, ArithmeticError):
+        except (SteadyStateError, RuntimeError, ValueError, ArithmeticError, TimeUp):
             return
         if shape != tuple(self.target.shape):
             raise ValueError(f"The prediction has shape {shape} but the data have shape {tuple(self.target.shape)}.")
@@ -369,11 +265,16 @@ class _Problem:
     def evaluate(self, x):
         key = x.tobytes()
         if key not in self.cache:
-            check_time()
-            self.variables.set(x)
-            loss, gradient = self._loss()
-            check_time()  # the constraints (a dense eigenproblem) can take as long as the loss
-            constraints = self._constraints() if self.constrained else (np.zeros(0), np.zeros((0, len(x))))
+            try:
+                check_time()
+                self.variables.set(x)
+                loss, gradient = self._loss()
+                check_time()  # the constraints (a dense eigenproblem) can take as long as the loss
+                constraints = self._constraints() if self.constrained else (np.zeros(0), np.zeros((0, len(x))))
+            except TimeUp:  # a failed point, not cached; the next callback stops SLSQP
+                self.timed_out = True
+                count = (self.stability_margin is not None) + bool(self.paradoxical)
+                return np.inf, np.zeros(len(x)), np.full(count, _FAILED_CONSTRAINT), np.zeros((count, len(x)))
             if len(self.cache) > 64:
                 self.cache.clear()
             self.cache[key] = (loss, gradient) + constraints
@@ -406,7 +307,7 @@ class _Problem:
     def _loss(self):
         def loss_of(model):
             prediction = self.predict(model)
-            loss = normalised_rms(prediction, self.target)
+            loss = normalized_rms(prediction, self.target)
             if self.regularization:
                 loss = loss + self.regularization * (model.weights**2).sum()
             for term in self.losses:
@@ -419,7 +320,7 @@ class _Problem:
         """Values (>= 0 when satisfied) and gradients of the stability and paradoxical constraints."""
         terms = []
         if self.stability_margin is not None:
-            terms.append(lambda m: -(m.stability() + self.stability_margin) * self.time_scale)
+            terms.append(lambda m: -(m.largest_real_eigenvalue() + self.stability_margin) * self.time_scale)
         if self.paradoxical:
             terms.append(lambda m: -m.paradoxical_response(inhibitory=self.inhibitory))
         results = [self._value_and_gradient(term, "constraint", _FAILED_CONSTRAINT) for term in terms]
@@ -437,7 +338,9 @@ class _Problem:
         elif self.progress:
             print(f"restart {entry['restart']}  iteration {entry['iteration']:4d}  loss {entry['loss']:.6g}  "
                   f"best {entry['best']:.6g}", file=sys.stderr, flush=True)
-        check_time()
+        if self.timed_out or time_is_up():
+            self.timed_out = True
+            raise StopIteration  # SLSQP ends here and returns
 
     def _message(self, records, stopped, planned, time_limit):
         """What happened, each event said once: the best point's restart, and where the time ran out."""
@@ -455,7 +358,11 @@ class _Problem:
         return message if stop is None else f"{message}; then {stop}"
 
     def minimize(self, x0, low, high, max_iterations, tolerance):
-        first = self.iteration
+        """One run of SLSQP from ``x0``: its record (``loss``, ``success``, ``message``, ``iterations``, ``start``)."""
+        first, start = self.iteration, self.loss_at(x0)
+        stopped = dict(loss=self.best_loss, success=False, message="stopped by the time limit", start=np.nan)
+        if self.timed_out:
+            return dict(stopped, iterations=0)
         loss = lambda x: min(self.evaluate(x)[0], _FAILED_LOSS)
         jacobian = lambda x: self.evaluate(x)[1]
         constraints = ([dict(type="ineq", fun=lambda x: self.evaluate(x)[2], jac=lambda x: self.evaluate(x)[3])]
@@ -464,12 +371,14 @@ class _Problem:
         outcome = scipy.optimize.minimize(loss, x0, jac=jacobian, method="SLSQP", bounds=bounds,
                                           constraints=constraints, callback=self._callback,
                                           options=dict(maxiter=max_iterations, ftol=tolerance))
+        if self.timed_out:
+            return dict(stopped, iterations=self.iteration - first)
         x = np.clip(outcome.x, low, high)
         value, _, constraint, _ = self.evaluate(x)
         feasible = np.isfinite(value) and np.all(constraint >= -_FEASIBLE)
         message = outcome.message if feasible else f"{outcome.message} (the final point is not feasible)"
         return dict(loss=value, success=bool(outcome.success and feasible), message=message,
-                    iterations=self.iteration - first)
+                    iterations=self.iteration - first, start=start)
 
     def result(self, records, stopped, start, planned, time_limit):
         best_x = self.best_x if self.best_x is not None else start
@@ -483,6 +392,6 @@ class _Problem:
         message = self._message(records, stopped, planned, time_limit)
         fitted = {name for name, _, _ in self.variables.entries}
         params = {name: value for name, value in self.model.parameters_with_units().items() if name in fitted}
-        return FitResult(params=params, loss=float(self.best_loss), success=success, message=message,
-                         iterations=self.iteration, seconds=time.perf_counter() - self.start_time,
+        return FitResult(x=np.array(best_x), fun=float(self.best_loss), nit=self.iteration, success=success,
+                         message=message, params=params, seconds=time.perf_counter() - self.start_time,
                          history=self.history, model=self.model, restarts=records, failures=self.failures)

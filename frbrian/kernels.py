@@ -23,7 +23,7 @@ from scipy import fft
 
 from .grid import Grid
 
-__all__ = ["Grid", "Kernel", "Gaussian", "WrappedGaussian", "Exponential", "ResolutionWarning", "fft_shape", "padded_for_fft"]
+__all__ = ["Kernel", "Gaussian", "WrappedGaussian", "Exponential", "ResolutionWarning"]
 
 
 class Kernel:

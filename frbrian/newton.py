@@ -7,7 +7,7 @@ and the linear solve of their own arrays.
 
 import math
 
-__all__ = ["SteadyStateError", "newton"]
+__all__ = ["SteadyStateError"]
 
 
 class SteadyStateError(RuntimeError):

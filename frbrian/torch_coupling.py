@@ -7,15 +7,11 @@ matrix; and the kernels' constants as ``(types, types)`` parameters.
 
 import numpy as np
 
-try:
-    import torch
-except ImportError as error:  # pragma: no cover - depends on the environment
-    raise ImportError("Fitting rate models in frbrian needs PyTorch: pip install lut4brian[fit]") from error
-
+from .torch_required import torch
 from .deadlines import check_time
 from .kernels import fft_shape, padded_for_fft
 
-__all__ = ["CouplingOperator", "kernel_tables"]
+__all__ = []
 
 
 def kernel_tables(kernels, types):

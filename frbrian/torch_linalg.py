@@ -8,17 +8,13 @@ import numpy as np
 import scipy.linalg
 import scipy.sparse.linalg
 
-try:
-    import torch
-except ImportError as error:  # pragma: no cover - depends on the environment
-    raise ImportError("Fitting rate models in frbrian needs PyTorch: pip install lut4brian[fit]") from error
-
+from .torch_required import torch
 from .deadlines import check_time
 from .newton import SteadyStateError
 
-__all__ = ["gmres", "largest_real_eigenvalue", "ARNOLDI_LIMIT"]
+__all__ = ["largest_real_eigenvalue", "ARNOLDI_LIMIT"]
 
-#: Above this many units, the eigenvalue of largest real part (`RateModel.stability`) is found by
+#: Above this many units, the eigenvalue of largest real part (`RateModel.largest_real_eigenvalue`) is found by
 #: Arnoldi iteration (ARPACK, matrix-vector products: about 1 s for 3000 units) instead of a full
 #: dense eigendecomposition (about 50 s for 3000 units; 0.04 s for 200, or 4 s where BLAS threads
 #: compete for busy cores; and it cannot be

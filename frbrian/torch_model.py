@@ -38,11 +38,7 @@ import numpy as np
 from brian2.units.allunits import hertz, second
 from brian2.units.fundamentalunits import fail_for_dimension_mismatch
 
-try:
-    import torch
-except ImportError as error:  # pragma: no cover - depends on the environment
-    raise ImportError("Fitting rate models in frbrian needs PyTorch: pip install lut4brian[fit]") from error
-
+from .torch_required import torch
 from .coupling import Coupling, DenseCoupling
 from .deadlines import check_time
 from .rate_arguments import check_finite, check_shape, names_of, per_type, seconds, time_constants
@@ -99,11 +95,11 @@ class RateModel(torch.nn.Module):
     >>> from frbrian import Coupling, Gaussian, Grid, power_law
     >>> model = RateModel(Coupling(Grid((21,)), [[1.0, -1.0], [1.0, -0.5]], Gaussian(0.2)),
     ...                   tau=[10*ms, 5*ms], transfer=power_law(), drive=1.0, names=["E", "I"])
-    >>> r = model.steady_state()                     # Hz, shape (2, 21), differentiable
+    >>> r = model.steady_rates()                     # Hz, shape (2, 21), differentiable
     >>> r.sum().backward()                           # gradients by implicit differentiation
     >>> model.kernel["sigma"].grad.shape
     torch.Size([2, 2])
-    >>> float(model.stability().detach()) < 0        # largest Re(eigenvalue), 1/s
+    >>> float(model.largest_real_eigenvalue().detach()) < 0  # 1/s
     True
     >>> net = model.to_network()                     # a frbrian.RateNetwork for Brian2
     >>> net.taus
@@ -240,21 +236,21 @@ class RateModel(torch.nn.Module):
 
     trajectory.__doc__ = torch_trajectory.trajectory.__doc__
 
-    def steady_state(self, drive=None, initial=None, tolerance=1e-10, max_iterations=60, solver="auto"):
-        return torch_steady_state.steady_state(self, drive, initial, tolerance, max_iterations, solver)
+    def steady_rates(self, drive=None, initial=None, tolerance=1e-10, max_iterations=60, solver="auto"):
+        return torch_steady_state.steady_rates(self, drive, initial, tolerance, max_iterations, solver)
 
-    steady_state.__doc__ = torch_steady_state.steady_state.__doc__
+    steady_rates.__doc__ = torch_steady_state.steady_rates.__doc__
 
     def reference(self):
         """
-        ``(rates, drive)`` of the operating point that `stability` and
+        ``(rates, drive)`` of the operating point that `largest_real_eigenvalue` and
         `paradoxical_response` look at by default: the baseline with no
         extra drive when there is one, else the steady state for ``drive``
         (``drive`` as passed to `total_drive`).
         """
         if self.baseline is not None:
             return self.baseline, torch.zeros_like(self.drive)
-        return self.steady_state(), None
+        return self.steady_rates(), None
 
     def jacobian(self, rates=None, drive=None):
         """The dense linearised dynamics ``(-I + F' W)/tau`` (1/s) at ``rates``, differentiable."""
@@ -277,7 +273,7 @@ class RateModel(torch.nn.Module):
             (gains,) = torch.autograd.grad(value.sum(), probe, create_graph=True)
         return gains
 
-    def stability(self, rates=None, drive=None):
+    def largest_real_eigenvalue(self, rates=None, drive=None):
         """
         The largest real part of the eigenvalues of the linearised dynamics
         (1/s; negative: stable) at ``rates`` (default: `reference`); a

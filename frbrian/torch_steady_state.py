@@ -4,25 +4,22 @@ Fixed points of the PyTorch rate model, ``r = f(W r + h)``: Newton's method
 implicit differentiation (one adjoint solve in the backward pass).
 """
 
-try:
-    import torch
-except ImportError as error:  # pragma: no cover - depends on the environment
-    raise ImportError("Fitting rate models in frbrian needs PyTorch: pip install lut4brian[fit]") from error
-
+from .torch_required import torch
 from .deadlines import check_time
 from .newton import SteadyStateError, newton
 from .torch_linalg import gmres
 
-__all__ = ["steady_state", "DENSE_LIMIT"]
+__all__ = ["DENSE_LIMIT"]
 
 #: Up to this many units in all (types*size) linear systems are solved densely
 #: (LU); above it by GMRES on the FFT coupling, which never forms the matrix.
 DENSE_LIMIT = 1024
 
 
-def steady_state(model, drive=None, initial=None, tolerance=1e-10, max_iterations=60, solver="auto"):
+def steady_rates(model, drive=None, initial=None, tolerance=1e-10, max_iterations=60, solver="auto"):
     """
-    The fixed point ``r = f(W r + h)`` in Hz, batched over leading
+    The rates at the fixed point ``r = f(W r + h)`` in Hz (a tensor; the
+    numpy `frbrian.steady_state` returns a `frbrian.SteadyState`), batched over leading
     dimensions of ``drive``; differentiable with respect to the
     parameters and the drive by implicit differentiation.
 

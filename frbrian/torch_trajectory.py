@@ -6,16 +6,12 @@ by autograd and stopped by a `frbrian.deadlines.deadline`.
 
 import numpy as np
 
-try:
-    import torch
-except ImportError as error:  # pragma: no cover - depends on the environment
-    raise ImportError("Fitting rate models in frbrian needs PyTorch: pip install lut4brian[fit]") from error
-
+from .torch_required import torch
 from .deadlines import check_time
 from .newton import SteadyStateError
 from .rate_arguments import seconds
 
-__all__ = ["Trajectory", "trajectory"]
+__all__ = ["Trajectory"]
 
 
 class Trajectory(tuple):

@@ -8,11 +8,7 @@ import sympy
 from brian2.parsing.sympytools import sympy_to_str
 from sympy.parsing.sympy_parser import parse_expr
 
-try:
-    import torch
-except ImportError as error:  # pragma: no cover - depends on the environment
-    raise ImportError("Fitting rate models in frbrian needs PyTorch: pip install lut4brian[fit]") from error
-
+from .torch_required import torch
 from .transfer import transfer_function
 
 __all__ = ["TorchTransfer"]

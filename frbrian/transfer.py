@@ -7,7 +7,7 @@ import numpy as np
 import sympy
 from brian2.parsing.sympytools import str_to_sympy
 
-__all__ = ["Transfer", "power_law", "sigmoid", "tanh", "threshold_linear", "transfer_function"]
+__all__ = ["Transfer", "power_law", "sigmoid", "rectified_tanh", "threshold_linear", "transfer_function"]
 
 
 class Transfer:
@@ -69,17 +69,21 @@ def sigmoid(maximum=1.0, slope=1.0, threshold=0.0):
                     name=f"sigmoid(maximum={maximum}, slope={slope}, threshold={threshold})")
 
 
-def tanh(maximum=1.0, slope=1.0, threshold=0.0):
-    """``maximum*tanh(slope*(I - threshold))``, rectified at 0."""
+def rectified_tanh(maximum=1.0, slope=1.0, threshold=0.0):
+    """``maximum*tanh(slope*(I - threshold))``, rectified at 0 (named so as not to hide `brian2.tanh`)."""
     return Transfer(f"{maximum!r}*clip(tanh({slope!r}*(I - {threshold!r})), 0, inf)",
-                    name=f"tanh(maximum={maximum}, slope={slope}, threshold={threshold})")
+                    name=f"rectified_tanh(maximum={maximum}, slope={slope}, threshold={threshold})")
 
 
 def transfer_function(spec):
-    """A `Transfer` from itself, a Brian2 expression in ``I``, or a name: 'power_law', 'sigmoid', 'tanh', 'threshold_linear'."""
+    """
+    A `Transfer` from itself, a Brian2 expression in ``I``, or a name:
+    'power_law', 'sigmoid', 'rectified_tanh', 'threshold_linear'.
+    """
     if isinstance(spec, Transfer):
         return spec
-    named = {"power_law": power_law, "sigmoid": sigmoid, "tanh": tanh, "threshold_linear": threshold_linear}
+    named = {"power_law": power_law, "sigmoid": sigmoid, "rectified_tanh": rectified_tanh,
+             "threshold_linear": threshold_linear}
     if spec in named:
         return named[spec]()
     if isinstance(spec, str) and "I" in {str(s) for s in str_to_sympy(spec).free_symbols}:

@@ -273,7 +273,7 @@ def fitted_response(args):
     drive, where = torch.as_tensor(stimulus), torch.as_tensor(measured)
 
     def predict(m):
-        return (m.steady_state(drive=drive, initial=m.baseline) - m.baseline)[:, where]
+        return (m.steady_rates(drive=drive, initial=m.baseline) - m.baseline)[:, where]
 
     result = fit(model, data, predict, free={"weights": True, "kernel.sigma": True},
                  bounds={"kernel.sigma": (0.02, 0.5), "weights": (-3.0, 3.0)}, dale=[+1, -1], stability_margin=0.0,

@@ -128,3 +128,76 @@ def test_a_kernel_as_wide_as_a_cell_gives_the_weights():
     coupling = Coupling(Grid((51,)), weights, Gaussian(0.04))  # one cell
     inputs = coupling(np.ones((2, 51)))[:, 25]  # far from the edges (6 widths)
     assert np.allclose(inputs, weights @ np.ones(2), rtol=1e-6)  # [0.21, 0.62]
+
+
+# --- a new kernel, defined once ------------------------------------------------------------------
+
+
+def cauchy_kernel():
+    """A Lorentzian kernel written once (one class, one formula): gamma/(pi*(d² + gamma²)) in 1-D."""
+    from frbrian.kernels import Kernel
+
+    class Lorentzian(Kernel):
+        constants = ("gamma",)
+
+        def __init__(self, gamma):
+            self.gamma = float(gamma)
+
+        def formula(self, xp, displacement, grid, gamma):
+            return gamma / (np.pi * (displacement[0] ** 2 + gamma**2))
+
+    return Lorentzian
+
+
+def lorentzian_network_parts():
+    from frbrian.coupling import Coupling
+
+    Lorentzian = cauchy_kernel()
+    coupling = Coupling(Grid((15,)), [[0.6, -0.5], [0.8, -0.3]], [[Lorentzian(0.3), Lorentzian(0.2)],
+                                                                   [Lorentzian(0.25), Gaussian(0.2) + Lorentzian(0.4)]])
+    drive = np.linspace(0.5, 1.5, 30).reshape(2, 15)
+    return Lorentzian, coupling, drive
+
+
+def test_a_new_kernel_defined_once_works_in_numpy_and_torch():
+    Lorentzian, coupling, drive = lorentzian_network_parts()
+    # numpy: the density is the formula, the FFT coupling the dense matrix
+    assert Lorentzian(0.5).density(np.array([0.0, 0.5]))[0] == pytest.approx(1 / (np.pi * 0.5), rel=1e-14)
+    assert Lorentzian(0.5).density(np.array([0.5]))[0] == pytest.approx(0.5 / (np.pi * 0.5), rel=1e-14)
+    r = RNG.uniform(0, 1, (2, 15))
+    assert np.allclose(coupling(r), (coupling.matrix() @ r.ravel()).reshape(2, 15), rtol=1e-10, atol=1e-13)
+    torch = pytest.importorskip("torch")
+    from frbrian import power_law, steady_state
+    from frbrian.torch_model import RateModel
+
+    model = RateModel(coupling, 0.01, power_law(), drive=drive)
+    assert sorted(dict(model.named_parameters())) == ["drive", "kernel.gamma", "kernel.left_sigma", "kernel.right_gamma",
+                                                      "tau", "transfer.type0", "transfer.type1",
+                                                      "weights"]
+    rates = model.steady_rates()
+    assert np.allclose(rates.detach().numpy(), steady_state(coupling, power_law(), drive).rates, rtol=1e-9)
+    rates.sum().backward()
+    assert torch.all(torch.isfinite(model.kernel["gamma"].grad)) and float(model.kernel["gamma"].grad.abs().sum()) > 0
+    rebuilt = model.to_coupling()
+    assert np.allclose(rebuilt.matrix(), coupling.matrix(), rtol=1e-14)
+    assert repr(rebuilt.kernels[1][1]) == "(Gaussian(0.2) + Lorentzian(0.4))"
+
+
+@pytest.mark.parametrize("target", ["numpy", "cpp_standalone"])
+def test_a_new_kernel_defined_once_works_in_brian2(target, tmp_path):
+    from brian2 import Network, StateMonitor, ms
+    from conftest import use_target
+
+    from frbrian import RateNetwork, power_law
+
+    Lorentzian, coupling, drive = lorentzian_network_parts()
+    use_target(target, tmp_path)
+    net = RateNetwork(coupling, tau=10 * ms, transfer=power_law(), drive=drive)
+    monitors = [StateMonitor(g, "r", record=True) for g in net.groups]
+    Network(net, *monitors).run(2 * ms)  # 20 Euler steps of 0.1 ms
+    brian = np.stack([np.asarray(m.r_)[:, -1] for m in monitors])  # the last sample: after 19 steps
+    expected = np.zeros((2, 15))
+    for _ in range(19):
+        expected = expected + 1e-4 * (-expected + power_law()(coupling(expected) + drive)) / 0.01
+    assert np.allclose(brian, expected, rtol=1e-10, atol=1e-14), target
+    assert not np.allclose(expected, 0)

@@ -6,14 +6,14 @@ from scipy.integrate import solve_ivp
 
 from frbrian.analysis import SteadyStateError, linear_response, paradoxical_response, stability, steady_state
 from frbrian import Coupling, Gaussian, Grid
-from frbrian.transfer import power_law, sigmoid, tanh, threshold_linear, transfer_function
+from frbrian.transfer import power_law, sigmoid, rectified_tanh, threshold_linear, transfer_function
 
 W_POP = np.array([[1.09546555, -0.89098157], [0.90011321, -0.28263247]])
 SIGMA = [[0.2173913, 0.17391304], [0.17391304, 0.22608696]]
 R_STAR = np.array([1.36740442, 1.0928196])
 
 
-@pytest.mark.parametrize("transfer", [power_law(0.5, 2.5), sigmoid(2, 3, 0.5), tanh(1.5, 2, 0.2),
+@pytest.mark.parametrize("transfer", [power_law(0.5, 2.5), sigmoid(2, 3, 0.5), rectified_tanh(1.5, 2, 0.2),
                                       threshold_linear(2, 0.3), transfer_function("I**3/(1 + I**2)")])
 def test_transfer_derivatives(transfer):
     current = np.linspace(-2, 3, 41) + 0.0123  # avoid the kinks exactly

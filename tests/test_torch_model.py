@@ -10,7 +10,7 @@ from brian2 import Hz, Network, defaultclock, ms
 from conftest import ROOT, TARGETS, use_target
 
 from frbrian import (Coupling, DenseCoupling, Exponential, Gaussian, Grid, RateNetwork, SteadyStateError,
-                     WrappedGaussian, paradoxical_response, power_law, sigmoid, stability, steady_state, tanh,
+                     WrappedGaussian, paradoxical_response, power_law, sigmoid, stability, steady_state, rectified_tanh,
                      threshold_linear)
 
 torch = pytest.importorskip("torch")
@@ -44,7 +44,7 @@ def dense_coupling():
 
 
 @pytest.mark.parametrize("transfer", [power_law(k=0.5, n=2.0), power_law(), threshold_linear(2.0, 0.3),
-                                      sigmoid(3.0, 2.0, 0.5), tanh(2.0, 1.5, 0.1)])
+                                      sigmoid(3.0, 2.0, 0.5), rectified_tanh(2.0, 1.5, 0.1)])
 def test_transfer_matches_numpy(transfer):
     current = np.linspace(-2, 3, 41)
     f = TorchTransfer(transfer)
@@ -93,7 +93,7 @@ def test_baseline_is_held():
     model = grid_model(baseline=baseline * Hz)
     with torch.no_grad():
         model.drive.zero_()
-        assert torch.allclose(model.steady_state(initial=model.baseline), model.baseline, rtol=1e-10)
+        assert torch.allclose(model.steady_rates(initial=model.baseline), model.baseline, rtol=1e-10)
         assert model(model.baseline).abs().max() < 1e-9  # dr/dt = 0 there
 
 
@@ -102,8 +102,8 @@ def test_steady_state_matches_numpy_batched_and_both_solvers():
     coupling = model.to_coupling()
     drives = torch.stack([model.drive.detach(), 1.5 * model.drive.detach()])
     with torch.no_grad():
-        dense = model.steady_state(drive=drives, solver="dense")
-        krylov = model.steady_state(drive=drives, solver="gmres")
+        dense = model.steady_rates(drive=drives, solver="dense")
+        krylov = model.steady_rates(drive=drives, solver="gmres")
     for k in range(2):
         expected = steady_state(coupling, power_law(), drives[k].numpy()).rates
         assert np.allclose(dense[k].numpy(), expected, rtol=1e-9)
@@ -118,17 +118,17 @@ def test_implicit_gradient_matches_finite_differences(solver):
 
     def response(*values):
         with torch.nn.utils.stateless._reparametrize_module(model, dict(zip(names, values))):
-            return model.steady_state(initial=model.baseline, solver=solver, tolerance=1e-13)
+            return model.steady_rates(initial=model.baseline, solver=solver, tolerance=1e-13)
 
     assert torch.autograd.gradcheck(response, start, atol=1e-6, rtol=1e-4)
 
 
 def test_stability_and_paradoxical_response_match_numpy():
     model = grid_model(points=15)
-    rates = model.steady_state().detach()
+    rates = model.steady_rates().detach()
     coupling, drive = model.to_coupling(), model.drive.detach().numpy()
     largest, _ = stability(coupling, power_law(), rates.numpy(), drive, tau=[0.01, 0.005])
-    assert float(model.stability().detach()) == pytest.approx(largest, rel=1e-10)
+    assert float(model.largest_real_eigenvalue().detach()) == pytest.approx(largest, rel=1e-10)
     expected = paradoxical_response(coupling, power_law(), rates.numpy(), drive)
     assert float(model.paradoxical_response().detach()) == pytest.approx(expected, rel=1e-8)
 
@@ -138,7 +138,7 @@ def test_stability_gradient_matches_finite_differences():
 
     def largest(weights, sigma):
         with torch.nn.utils.stateless._reparametrize_module(model, {"weights": weights, "kernel.sigma": sigma}):
-            return model.stability()
+            return model.largest_real_eigenvalue()
 
     start = [model.weights.detach().clone().requires_grad_(True),
              model.kernel["sigma"].detach().clone().requires_grad_(True)]
@@ -226,7 +226,7 @@ def test_bad_input():
         RateModel(coupling, 1 * ms, power_law()).trajectory(1 * ms, 0.1 * ms, "heun")
     runaway = Coupling(Grid((5,)), [[3.0, 0.0], [0.0, 0.0]], Gaussian(0.2))  # r = (3r + 3)^2 has no solution
     with pytest.raises(SteadyStateError):
-        RateModel(runaway, 1 * ms, power_law(), drive=3.0).steady_state()
+        RateModel(runaway, 1 * ms, power_law(), drive=3.0).steady_rates()
 
 
 def test_device():
@@ -236,10 +236,10 @@ def test_device():
             grid_model(device="cuda")
         return
     on_gpu = grid_model(points=31, device="cuda")
-    rates = on_gpu.steady_state()
+    rates = on_gpu.steady_rates()
     rates.sum().backward()
     assert rates.device.type == "cuda" and on_gpu.weights.grad.device.type == "cuda"
-    assert torch.allclose(rates.detach().cpu(), grid_model(points=31).steady_state().detach(), rtol=1e-10)
+    assert torch.allclose(rates.detach().cpu(), grid_model(points=31).steady_rates().detach(), rtol=1e-10)
 
 
 def test_import_without_torch():
@@ -261,7 +261,7 @@ def test_stability_by_arnoldi_matches_the_dense_eigenproblem(monkeypatch):
 
     def value_and_gradient():
         model.zero_grad()
-        value = model.stability()
+        value = model.largest_real_eigenvalue()
         value.backward()
         return float(value.detach()), model.weights.grad.clone(), model.kernel["sigma"].grad.clone()
 
@@ -281,7 +281,7 @@ def test_a_deadline_stops_the_long_loops():
 
     model = grid_model(points=101)
     passed = time.perf_counter() - 1.0
-    for compute in (model.steady_state, lambda: model.steady_state(solver="gmres"), model.stability,
+    for compute in (model.steady_rates, lambda: model.steady_rates(solver="gmres"), model.largest_real_eigenvalue,
                     lambda: model.trajectory(0.01, 1e-4)):
         with deadline(passed), pytest.raises(TimeUp):
             compute()
