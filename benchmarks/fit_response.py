@@ -11,7 +11,7 @@ grid spans [-1, 1]), ``y`` (the response Δr of the E cells there, Hz, to a
 point input to the E cells at the grid middle) and ``r_star`` (the E and I
 baseline rates, Hz). ``--make-data`` writes one from the known parameters of
 frmodels_response.py (W_pop, sigma, amplitude), computed with
-``frbrian.steady_rates`` (numpy), at 12 distances 0, 0.04, ..., 0.44,
+``frbrian.steady_state`` (numpy), at 12 distances 0, 0.04, ..., 0.44,
 optionally with Gaussian noise of ``--noise`` times max|y|; the file also
 keeps the true parameters under ``W_pop``, ``sigma`` and ``amplitude``, and
 ``noise`` (a fit's line reports ``data_noise``, ``data_amplitude`` and
