@@ -12,46 +12,73 @@ from brian2.stateupdaters.exponential_euler import exponential_euler, get_condit
 from brian2.utils.logger import get_logger
 
 from ._brian_internals import register_function
-from .grid import ExpressionTable, Grid
+from .grid import ExpressionTable, ExpressionTable2D, Grid, evaluate_on_grids
 from .preferences import tables_enabled
 from .table import GridIndex, Table, _padded
+from .table2d import Table2D, _padded2d
 
-__all__ = ["StepTable", "LutExponentialEuler", "lut_exponential_euler", "optimise_update"]
+__all__ = ["StepTable", "StepTable2D", "LutExponentialEuler", "lut_exponential_euler", "optimise_update"]
 
 logger = get_logger(__name__)
 
 
-class StepTable(Table):
+class _StepValues:
     """
-    One of the two tables of an exact gating step ``x <- x*D(v) + K(v)`` for
-    time step ``dt``, on the grid of the rate table ``Q``: the decay
-    ``D = exp(-dt*Q)``, or the input ``K = S*(1 - D)`` for a steady state
-    ``S`` (a number or a table). For each group it is computed from the
-    group's own ``dt`` and the values that ``Q`` and ``S`` take for that
-    group, so the code that calls it is the same for every ``dt``; its own
-    values are for ``dt`` (unitless, in seconds). With ``fraction`` the step
-    is that fraction of the group's ``dt`` (half steps of a splitting scheme).
+    The values of one of the two tables of an exact gating step
+    ``x <- x*D + K`` for time step ``dt``, on the grid of the rate table
+    ``Q``: the decay ``D = exp(-dt*Q)``, or the input ``K = S*(1 - D)`` for a
+    steady state ``S`` (a number or a table). For each group they are
+    computed from the group's own ``dt`` and the values that ``Q`` and ``S``
+    take for that group, so the code that calls the table is the same for
+    every ``dt``; its own values are for ``dt`` (unitless, in seconds). With
+    ``fraction`` the step is that fraction of the group's ``dt`` (half steps
+    of a splitting scheme).
     """
 
-    def __init__(self, rate, dt, steady=None, fraction=1.0):
+    def _keep(self, rate, dt, steady, fraction):
         self.rate, self.dt, self.steady, self.fraction = rate, dt, steady, fraction
         kind = "decay" if steady is None else "input"
         if fraction != 1.0:
             kind += f"_{fraction:g}dt".replace(".", "p")
-        Table.__init__(self, self.values_for(None)[:-1], rate.low, rate.step, name=f"{rate.name}_{kind}*", log=rate.log)
+        return f"{rate.name}_{kind}*"
 
     def values_for(self, owner):
         dt = self.fraction * (float(owner.clock.dt_) if hasattr(owner, "clock") else self.dt)
         decay = np.exp(-dt * self.rate.values_for(owner))
         if self.steady is None:
             return decay
-        if not isinstance(self.steady, Table):
+        if not isinstance(self.steady, (Table, Table2D)):
             return float(self.steady) * (1 - decay)
         if self.steady.grid_key == self.rate.grid_key:
             return self.steady.values_for(owner) * (1 - decay)
-        # grids chosen from a tolerance: sample the steady state exactly here
-        rate_grid = Grid(self.steady.grid_spec.name, self.rate.low, self.rate.high, self.rate.step, self.rate.log)
-        return _padded(self.steady.sample(rate_grid, self.steady.constants_for(owner))) * (1 - decay)
+        # grids chosen from a tolerance: sample the steady state exactly on the rate's grid
+        return self._steady_on_rate_grid(self.steady.constants_for(owner)) * (1 - decay)
+
+
+class StepTable(_StepValues, Table):
+    """A `Table` of one variable for an exact gating step (see `_StepValues`)."""
+
+    def __init__(self, rate, dt, steady=None, fraction=1.0):
+        name = self._keep(rate, dt, steady, fraction)
+        Table.__init__(self, self.values_for(None)[:-1], rate.low, rate.step, name=name, log=rate.log)
+
+    def _steady_on_rate_grid(self, constants):
+        grid = Grid(self.steady.grid_spec.name, self.rate.low, self.rate.high, self.rate.step, self.rate.log)
+        return _padded(self.steady.sample(grid, constants))
+
+
+class StepTable2D(_StepValues, Table2D):
+    """A `Table2D` for an exact gating step whose rate depends on two variables (see `_StepValues`)."""
+
+    def __init__(self, rate, dt, steady=None, fraction=1.0):
+        name = self._keep(rate, dt, steady, fraction)
+        axes = rate.axes
+        Table2D.__init__(self, self.values_for(None)[:-1, :-1], [a.low for a in axes], [a.step for a in axes],
+                         name=name, log=[a.log for a in axes])
+
+    def _steady_on_rate_grid(self, constants):
+        grids = [Grid(g.name, a.low, a.high, a.step, a.log) for g, a in zip(self.steady.grids, self.rate.axes)]
+        return _padded2d(np.asarray(evaluate_on_grids(self.steady.code, grids, constants, self.steady.functions)))
 
 
 #: Step tables by (rate table, steady state): built once and kept.
@@ -62,7 +89,8 @@ def step_table(rate, dt, steady=None, fraction=1.0):
     """The decay (``steady=None``) or input `StepTable` of ``rate``, first made for the time step ``dt`` (seconds)."""
     key = (rate.name, getattr(steady, "name", steady), fraction)
     if key not in _step_tables:
-        _step_tables[key] = StepTable(rate, dt, steady, fraction)
+        kind = StepTable2D if isinstance(rate, Table2D) else StepTable
+        _step_tables[key] = kind(rate, dt, steady, fraction)
         register_function(_step_tables[key])
     return _step_tables[key]
 
@@ -74,12 +102,13 @@ def with_step_tables(variables):
 
 def _table_of(expr, functions):
     """
-    The `Table` that ``expr`` calls, if ``expr`` is a single table call;
-    ``functions`` holds the functions by name (the state updater's ``variables``).
+    The `Table` or `Table2D` that ``expr`` calls, if ``expr`` is a single
+    table call; ``functions`` holds the functions by name (the state
+    updater's ``variables``).
     """
-    if isinstance(expr, sympy.Function) and len(expr.args) == 1:
+    if isinstance(expr, sympy.Function):
         table = functions.get(type(expr).__name__)
-        if isinstance(table, Table):
+        if isinstance(table, (Table, Table2D)) and len(expr.args) == (1 if isinstance(table, Table) else 2):
             return table
     return None
 
@@ -100,15 +129,15 @@ def _gates(equations, dt, functions, fraction=1.0):
         steady = expr.subs(x, 0) / rate  # sympy cancels the rate of Q*(S - x)
         if x in steady.free_symbols:
             continue
-        argument = rate.args[0]
-        decay = sympy.Function(step_table(table, dt, fraction=fraction).name)(argument)
+        arguments = rate.args
+        decay = sympy.Function(step_table(table, dt, fraction=fraction).name)(*arguments)
         steady_table = _table_of(steady, functions)
-        same_grid = steady_table is not None and steady.args[0] == argument and (
-            steady_table.grid_key == table.grid_key or isinstance(steady_table, ExpressionTable))
+        same_grid = steady_table is not None and steady.args == arguments and (
+            steady_table.grid_key == table.grid_key or isinstance(steady_table, (ExpressionTable, ExpressionTable2D)))
         if steady.is_number or same_grid:
             # x*D + S*(1 - D) with S*(1 - D) tabulated: one multiply-add
             source = steady_table if steady_table is not None else float(steady)
-            updates[name] = x * decay + sympy.Function(step_table(table, dt, source, fraction).name)(argument)
+            updates[name] = x * decay + sympy.Function(step_table(table, dt, source, fraction).name)(*arguments)
         else:
             updates[name] = steady + (x - steady) * decay
     return updates
@@ -137,8 +166,8 @@ def _fuse_lookups(expressions, functions, prefix="_lut_"):
     pairs, replacements = {}, {}
     for call in set().union(*(e.atoms(sympy.Function) for e in expressions)):
         table = _table_of(call, functions)
-        if table is None or call.args[0].atoms(sympy.Function):
-            continue  # not a table, or a table of a computed argument: left as it is
+        if not isinstance(table, Table) or call.args[0].atoms(sympy.Function):
+            continue  # not a 1-D table, or one of a computed argument: left as it is
         pair = pairs.setdefault((table.grid_key, call.args[0]), (len(pairs), _grid_index(table)))
         i, w = sympy.symbols(f"{prefix}i{pair[0]} {prefix}w{pair[0]}", real=True)
         register_function(table.at)
