@@ -12,7 +12,7 @@ from brian2.stateupdaters.exponential_euler import exponential_euler, get_condit
 from brian2.utils.logger import get_logger
 
 from ._brian_internals import register_function
-from .grid import ExpressionTable, ExpressionTable2D, Grid, evaluate_on_grids
+from .grid import ExpressionTable, ExpressionTable2D, Grid, _key, evaluate_on_grids
 from .preferences import tables_enabled
 from .table import GridIndex, Table, _padded
 from .table2d import Table2D, _padded2d
@@ -37,6 +37,7 @@ class _StepValues:
 
     def _keep(self, rate, dt, steady, fraction):
         self.rate, self.dt, self.steady, self.fraction = rate, dt, steady, fraction
+        self._steady_samples = {}
         kind = "decay" if steady is None else "input"
         if fraction != 1.0:
             kind += f"_{fraction:g}dt".replace(".", "p")
@@ -51,8 +52,14 @@ class _StepValues:
             return float(self.steady) * (1 - decay)
         if self.steady.grid_key == self.rate.grid_key:
             return self.steady.values_for(owner) * (1 - decay)
-        # grids chosen from a tolerance: sample the steady state exactly on the rate's grid
-        return self._steady_on_rate_grid(self.steady.constants_for(owner)) * (1 - decay)
+        # grids chosen from a tolerance: the steady state sampled exactly on the rate's grid, once per constants
+        constants = self.steady.constants_for(owner)
+        key = _key(constants)
+        if key not in self._steady_samples:
+            if len(self._steady_samples) >= ExpressionTable.CACHED_VALUE_SETS:
+                del self._steady_samples[next(iter(self._steady_samples))]
+            self._steady_samples[key] = self._steady_on_rate_grid(constants)
+        return self._steady_samples[key] * (1 - decay)
 
 
 class StepTable(_StepValues, Table):
