@@ -96,9 +96,8 @@ def linear_response(coupling, transfer, rates, drive, perturbation):
 
     Parameters
     ----------
-    coupling : callable
-        ``r -> W r`` for rates of shape ``(types, size)``.
-    transfer : `Transfer`, str, or list of them (one per cell type)
+    coupling, transfer
+        As for `steady_state`.
     rates : array, shape (types, size)
         The fixed point (``steady_state(...).rates``), in the model's rate unit.
     drive : array, shape (types, size)
@@ -179,7 +178,7 @@ def paradoxical_response(coupling, transfer, rates, drive, inhibitory=1):
     Parameters
     ----------
     coupling, transfer, rates, drive
-        As for `linear_response`.
+        The model and its fixed point, as for `linear_response`.
     inhibitory : int
         The index of the inhibitory cell type.
 

@@ -14,6 +14,31 @@ from .kernels import Kernel, fft_shape, padded_for_fft
 __all__ = ["Convolution", "Coupling", "DenseCoupling"]
 
 
+def convolve(rates, spectra, shape, fft_shape, transforms):
+    """
+    ``W r`` by FFT for rates of shape ``(..., types, prod(shape))`` (numpy or
+    torch): ``spectra`` of shape ``(target, source, *rfft)`` hold each pair's
+    padded kernel transform times its weight; ``transforms`` is ``(rfftn,
+    irfftn)`` of the array module, each called as ``f(array, fft_shape)`` on
+    the last ``len(shape)`` axes.
+    """
+    rfftn, irfftn = transforms
+    spectrum = rfftn(rates.reshape(rates.shape[:-1] + tuple(shape)), fft_shape)
+    # (..., 1, source, *fft) against (target, source, *fft), summed over the source
+    spectrum = spectrum[(Ellipsis, None) + (slice(None),) * (len(shape) + 1)]
+    result = irfftn((spectra * spectrum).sum(-len(shape) - 1), fft_shape)
+    return result[(Ellipsis,) + tuple(slice(0, n) for n in shape)].reshape(rates.shape)
+
+
+def dense_product(rates, matrix):
+    """``W r`` for rates of shape ``(..., types, size)`` and ``W`` of shape ``(types*size, types*size)`` (numpy or torch)."""
+    return (rates.reshape(rates.shape[:-2] + (-1,)) @ matrix.T).reshape(rates.shape)
+
+
+_NUMPY_FFT = (lambda x, s: fft.rfftn(x, s=s, axes=tuple(range(-len(s), 0))),
+              lambda x, s: fft.irfftn(x, s=s, axes=tuple(range(-len(s), 0))))
+
+
 class Convolution:
     """``r -> W @ r`` for a kernel on a grid, by FFT (see `Kernel.convolver`)."""
 
@@ -22,22 +47,11 @@ class Convolution:
         sampled = kernel.sampled(grid)
         self.fft_shape = fft_shape(grid)
         self.transform = fft.rfftn(padded_for_fft(sampled, grid, self.fft_shape))
-        self._axes = tuple(range(-grid.ndim, 0))
-
-    def spectrum(self, rates):
-        """The padded FFT of rates of shape ``(..., grid.size)``."""
-        rates = np.asarray(rates, dtype=float)
-        field = rates.reshape(rates.shape[:-1] + self.grid.shape)
-        return fft.rfftn(field, s=self.fft_shape, axes=self._axes)
-
-    def field(self, spectrum):
-        """Back from a spectrum to rates of shape ``(..., grid.size)``."""
-        result = fft.irfftn(spectrum, s=self.fft_shape, axes=self._axes)
-        crop = (Ellipsis,) + tuple(slice(0, n) for n in self.grid.shape)
-        return result[crop].reshape(result.shape[: -self.grid.ndim] + (self.grid.size,))
 
     def __call__(self, rates):
-        return self.field(self.spectrum(rates) * self.transform)
+        """``W r`` for rates of shape ``(..., grid.size)``."""
+        rates = np.asarray(rates, dtype=float)[..., None, :]  # one cell type
+        return convolve(rates, self.transform[None, None], self.grid.shape, self.fft_shape, _NUMPY_FFT)[..., 0, :]
 
 
 def _unitless_weights(weights):
@@ -104,10 +118,8 @@ class Coupling:
 
     def __call__(self, rates):
         """Inputs for rates of shape ``(..., types, grid.size)``."""
-        convolution = self._convolutions[0][0]
-        # (..., 1, source, *fft) against (target, source, *fft), summed over the source
-        spectra = np.expand_dims(convolution.spectrum(rates), axis=-(self.grid.ndim + 2))
-        return convolution.field((self._transforms * spectra).sum(axis=-(self.grid.ndim + 1)))
+        return convolve(np.asarray(rates, dtype=float), self._transforms, self.grid.shape,
+                        self._convolutions[0][0].fft_shape, _NUMPY_FFT)
 
     def matrix(self):
         """The dense ``(types*size, types*size)`` matrix, for small grids and checks."""
@@ -155,9 +167,7 @@ class DenseCoupling:
 
     def __call__(self, rates):
         """Inputs for rates of shape ``(..., types, size)``."""
-        rates = np.asarray(rates, dtype=float)
-        flat = rates.reshape(rates.shape[:-2] + (len(self.weights),))
-        return (flat @ self.weights.T).reshape(rates.shape)
+        return dense_product(np.asarray(rates, dtype=float), self.weights)
 
     def matrix(self):
         return self.weights

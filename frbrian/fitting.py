@@ -17,7 +17,8 @@ import scipy.optimize
 from .deadlines import TimeUp, check_time, deadline, time_is_up
 from .fit_variables import FreeEntries, dale_signs
 from .newton import SteadyStateError
-from .torch_model import RateModel, device_of, torch
+from .torch_model import device_of
+from .torch_required import torch
 
 __all__ = ["fit", "FitResult", "normalized_rms"]
 

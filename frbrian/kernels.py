@@ -21,7 +21,7 @@ import warnings
 import numpy as np
 from scipy import fft
 
-from .grid import Grid
+from .grid import Grid  # noqa: F401 (kernels live on grids: frbrian.kernels.Grid, and the doctests)
 
 __all__ = ["Kernel", "Gaussian", "WrappedGaussian", "Exponential", "ResolutionWarning"]
 
@@ -32,16 +32,15 @@ class Kernel:
     on a `Grid` as ``W[x, y] = k(x - y) * cell_volume``. Kernels add and
     multiply (``k1 + k2``, ``k1 * k2``, ``0.5 * k``).
 
-    Subclasses name their constants in ``constants`` and define `formula`.
+    Subclasses name their constants in ``constants`` and define `formula`;
+    nothing else is needed for numpy, Brian2 (all targets) and PyTorch.
 
     Examples
     --------
     A kernel defined once, usable everywhere (numpy, torch, Brian2):
 
     >>> class Box(Kernel):
-    ...     constants = ("width",)
-    ...     def __init__(self, width):
-    ...         self.width = width
+    ...     constants = {"width": "width"}
     ...     def formula(self, xp, displacement, grid, width):
     ...         inside = sum(d**2 for d in displacement) <= width**2
     ...         return inside / (2 * width) ** len(displacement)
@@ -49,8 +48,18 @@ class Kernel:
     1.0
     """
 
-    #: The names of the kernel's constants (attributes), fitted as ``kernel.<name>`` by `frbrian.RateModel`.
+    #: The names of the kernel's constants (attributes), fitted as ``kernel.<name>`` by `frbrian.RateModel`;
+    #: a dict ``{name: description}`` for the constructor below, which takes them in this order.
     constants = ()
+
+    def __init__(self, *values, **named):
+        """Each constant, positive and finite, by position or by name."""
+        given = dict(zip(self.constants, values), **named)
+        if len(values) > len(self.constants) or set(given) != set(self.constants):
+            raise TypeError(f"{type(self).__name__} takes the constants {', '.join(self.constants)}; got "
+                            f"{len(values)} by position and {sorted(named)} by name.")
+        for name, description in self.constants.items():
+            setattr(self, name, _positive(description, given[name]))
 
     def formula(self, xp, displacement, grid, **constants):
         """
@@ -197,7 +206,7 @@ def _kernel(value):
 
 
 class _Constant(Kernel):
-    constants = ("value",)
+    constants = {"value": "value"}
 
     def __init__(self, value):
         self.value = float(value)
@@ -255,10 +264,7 @@ class Gaussian(Kernel):
     1.0
     """
 
-    constants = ("sigma",)
-
-    def __init__(self, sigma):
-        self.sigma = _positive("width sigma", sigma)
+    constants = {"sigma": "width sigma"}
 
     def formula(self, xp, displacement, grid, sigma):
         squared = sum(d**2 for d in displacement)
@@ -280,7 +286,7 @@ class WrappedGaussian(Gaussian):
     """
 
     def __init__(self, sigma, images=3):
-        super().__init__(sigma)
+        super().__init__(sigma=sigma)
         self.images = int(images)
 
     def formula(self, xp, displacement, grid, sigma):
@@ -302,10 +308,7 @@ class Exponential(Kernel):
         The length scale λ, in grid position units; positive.
     """
 
-    constants = ("scale",)
-
-    def __init__(self, scale):
-        self.scale = _positive("length scale", scale)
+    constants = {"scale": "length scale"}
 
     def formula(self, xp, displacement, grid, scale):
         distance = xp.sqrt(sum(d**2 for d in displacement))

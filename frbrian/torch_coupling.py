@@ -9,9 +9,13 @@ import numpy as np
 
 from .torch_required import torch
 from .deadlines import check_time
+from .coupling import convolve, dense_product
 from .kernels import fft_shape, padded_for_fft
 
 __all__ = []
+
+_TORCH_FFT = (lambda x, s: torch.fft.rfftn(x, s=s, dim=tuple(range(-len(s), 0))),
+              lambda x, s: torch.fft.irfftn(x, s=s, dim=tuple(range(-len(s), 0))))
 
 
 def kernel_tables(kernels, types):
@@ -58,27 +62,17 @@ class CouplingOperator:
         values = {key: tensor[i, j] for key, tensor in model.kernel.items()}
         return model.kernels[i][j].evaluate(torch, displacement, model.grid, values) * model.grid.cell_volume
 
-    def _convolve(self, rates, spectra):
-        field = rates.reshape(rates.shape[:-1] + self.shape)
-        spectrum = torch.fft.rfftn(field, s=self.fft_shape, dim=self._axes)
-        summed = (spectra * spectrum.unsqueeze(-len(self.shape) - 2)).sum(dim=-len(self.shape) - 1)
-        result = torch.fft.irfftn(summed, s=self.fft_shape, dim=self._axes)
-        crop = result[(Ellipsis,) + tuple(slice(0, n) for n in self.shape)]
-        return crop.reshape(rates.shape)
-
     def apply(self, rates):
         """``W r`` for rates of shape ``(..., types, size)``."""
         if self.matrix is not None:
-            flat = rates.reshape(rates.shape[:-2] + (-1,))
-            return (flat @ self.matrix.T).reshape(rates.shape)
-        return self._convolve(rates, self.spectra)
+            return dense_product(rates, self.matrix)
+        return convolve(rates, self.spectra, self.shape, self.fft_shape, _TORCH_FFT)
 
     def transpose(self, values):
         """``W^T v``: the kernels reflected (conjugate spectra), sources and targets swapped."""
         if self.matrix is not None:
-            flat = values.reshape(values.shape[:-2] + (-1,))
-            return (flat @ self.matrix).reshape(values.shape)
-        return self._convolve(values, self.spectra.transpose(0, 1).conj())
+            return dense_product(values, self.matrix.T)
+        return convolve(values, self.spectra.transpose(0, 1).conj(), self.shape, self.fft_shape, _TORCH_FFT)
 
     def dense(self):
         """The ``(types*size, types*size)`` matrix (small grids: stability, dense solves)."""

@@ -138,10 +138,7 @@ def cauchy_kernel():
     from frbrian.kernels import Kernel
 
     class Lorentzian(Kernel):
-        constants = ("gamma",)
-
-        def __init__(self, gamma):
-            self.gamma = float(gamma)
+        constants = {"gamma": "half width gamma"}
 
         def formula(self, xp, displacement, grid, gamma):
             return gamma / (np.pi * (displacement[0] ** 2 + gamma**2))
