@@ -1,4 +1,4 @@
-"""``python -m lut4brian [--grid LOW:HIGH:STEP | --tolerance RTOL] [--compare] SCRIPT [ARGS...]`` (see `lut4brian.cli`)."""
+"""``python -m lut4brian [--grid LOW:HIGH:STEP | --tolerance RTOL] [--variable NAME] [--compare] SCRIPT [ARGS...]`` (see `lut4brian.cli`)."""
 
 import sys
 

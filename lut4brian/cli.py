@@ -264,6 +264,8 @@ def _parser():
     choice.add_argument("--tolerance", metavar="RTOL", type=float,
                         help="choose each table's step for this relative error, over --range")
     parser.add_argument("--range", metavar="LOW:HIGH", default="-100:100", help="range of v for --tolerance, in mV")
+    parser.add_argument("--variable", metavar="NAME", default="v",
+                        help="the groups' voltage variable that the tables take (default v; e.g. V)")
     parser.add_argument("--compare", action="store_true",
                         help="run the script exact and with tables (same seed) and print an A/B report")
     parser.add_argument("--json", metavar="FILE", help="with --compare: also write the report as JSON here")
@@ -277,7 +279,7 @@ def _parser():
 
 
 #: The options that take a value.
-_VALUED = ("--grid", "--range", "--tolerance", "--json", "--seed", "--_run-variant", "--_out")
+_VALUED = ("--grid", "--range", "--variable", "--tolerance", "--json", "--seed", "--_run-variant", "--_out")
 
 
 def _joined_negative_values(argv):
@@ -301,15 +303,16 @@ def _joined_negative_values(argv):
 
 
 def _setting_args(options):
+    variable = [f"--variable={options.variable}"] if options.variable != "v" else []
     if options.tolerance is not None:
-        return ["--tolerance", repr(options.tolerance), f"--range={options.range}"]
-    return [f"--grid={options.grid}"] if options.grid else []
+        return ["--tolerance", repr(options.tolerance), f"--range={options.range}", *variable]
+    return ([f"--grid={options.grid}"] if options.grid else []) + variable
 
 
 def main(argv=None):
     """The command line (see ``python -m lut4brian --help``); returns the exit status."""
     options = _parser().parse_args(_joined_negative_values(sys.argv[1:] if argv is None else argv))
-    setting = parse_setting(options.grid, options.tolerance, options.range)
+    setting = parse_setting(options.grid, options.tolerance, options.range, var=options.variable)
     if options._run_variant:
         record = run_variant(options.script, options.args, setting if options._run_variant == "tables" else None,
                              out=options._out, seed=options.seed)

@@ -1,6 +1,7 @@
 """prefs.lut4brian.auto and ``python -m lut4brian``: unchanged scripts with tables."""
 
 import os
+import pickle
 import subprocess
 import sys
 import textwrap
@@ -306,3 +307,29 @@ def test_command_line_runs_and_reports_a_failure(tmp_path):
     done = subprocess.run([sys.executable, "-m", "lut4brian", "--grid", "-100:100:0.2", str(script), "5"],
                           capture_output=True, text=True, cwd=tmp_path, env=dict(os.environ, PYTHONPATH=ROOT))
     assert done.returncode == 0, done.stderr
+
+
+def test_command_line_variable_names_the_voltage(tmp_path):
+    # a model of ours whose voltage is called V: the default (v) finds nothing, --variable V tabulates it
+    script = tmp_path / "capital_v.py"
+    script.write_text(textwrap.dedent("""
+        from brian2 import *
+        prefs.codegen.target = 'numpy'
+        eqs = '''dV/dt = (-65*mV - V + 30*mV*w)/(10*ms) : volt
+                 dw/dt = (1/(1 + exp(-(V + 40*mV)/(5*mV))) - w)/(2*ms*cosh((V + 40*mV)/(20*mV))) : 1'''
+        cells = NeuronGroup(2, eqs, method='exponential_euler', name='capital')
+        cells.V = [-70, -30]*mV
+        run(2*ms)
+        """))
+    groups = {}
+    for variable in ("v", "V"):
+        out = tmp_path / f"{variable}.pickle"
+        command = [sys.executable, "-m", "lut4brian", "--variable", variable, "--_run-variant", "tables",
+                   "--_out", str(out), str(script)]
+        done = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path,
+                              env=dict(os.environ, PYTHONPATH=ROOT))
+        assert done.returncode == 0, done.stderr
+        with open(out, "rb") as file:
+            groups[variable] = pickle.load(file)["groups"]["capital"]
+    assert groups["v"]["tables"] == [] and groups["v"]["method"] == "exponential_euler"
+    assert len(groups["V"]["tables"]) == 2 and groups["V"]["method"] == "lut_exponential_euler"
