@@ -2,12 +2,16 @@
 lut4brian: automatic lookup tables for Hodgkin-Huxley-type models in Brian2.
 
 `tabulate` (or the `tabulated` decorator) rewrites the parts of Brian2
-equations that depend only on one variable into `Table` calls;
-``method='lut_exponential_euler'`` integrates their gating variables without
-exp(); `report` shows each table's grid, memory and error;
-``prefs.lut4brian.enabled = False`` switches back to exact equations. The names of
-lut4brian 0.1.0 (``lut4brian.Xmin/Xmax/dX/tbl``, `lutinit`, `lutinterpol`)
-remain for the scripts written for it.
+equations that depend only on one variable, or on two, into `Table` and
+`Table2D` calls (on uniform grids, or on a `log_grid` for concentrations);
+``prefs.lut4brian.auto`` does it for every group of an unchanged script, and
+``python -m lut4brian --compare SCRIPT`` compares such a script with and
+without tables. ``method='lut_exponential_euler'`` integrates the gating
+variables without exp(), ``method='lut_strang'`` at second order; `report`
+shows each table's grid, memory and error; ``prefs.lut4brian.enabled = False``
+switches back to exact equations. The names of lut4brian 0.1.0
+(``lut4brian.Xmin/Xmax/dX/tbl``, `lutinit`, `lutinterpol`) remain for the
+scripts written for it.
 """
 
 from . import compat as lut4brian
@@ -19,10 +23,10 @@ from .integrate import lut_exponential_euler
 from .report import TableInfo, TableReport, report
 from .rewrite import tabulate, tabulated
 from .strang import lut_strang
-from .table import GridIndex, Table, TableAt
+from .table import Table
 from .table2d import Table2D
 
 __all__ = [
-    "Table", "GridIndex", "TableAt", "tabulate", "tabulated", "lut_exponential_euler", "lut_strang", "report", "TableInfo", "TableReport",
+    "Table", "tabulate", "tabulated", "lut_exponential_euler", "lut_strang", "report", "TableInfo", "TableReport",
     "lut4brian", "lutinit", "lutinterpol", "AutoTablesError", "Table2D", "log_grid",
 ]

@@ -50,6 +50,15 @@ def register_function(function):
 _run_namespaces = []
 
 
+def _wrap_once(cls, name, wrap):
+    """Replace the method ``cls.name`` by ``wrap(method)``, once per process (a reload must not wrap twice)."""
+    method = getattr(cls, name)
+    if not getattr(method, "_lut4brian", False):
+        wrapped = wrap(method)
+        wrapped._lut4brian = True
+        setattr(cls, name, wrapped)
+
+
 def _remember_run_namespace(before_run):
     def before_run_remembering_namespace(self, run_namespace):
         _run_namespaces.append(run_namespace)
@@ -58,12 +67,10 @@ def _remember_run_namespace(before_run):
         finally:
             _run_namespaces.pop()
 
-    before_run_remembering_namespace._lut4brian = True
     return before_run_remembering_namespace
 
 
-if not getattr(Network.before_run, "_lut4brian", False):
-    Network.before_run = _remember_run_namespace(Network.before_run)
+_wrap_once(Network, "before_run", _remember_run_namespace)
 
 
 def resolve_constants(owner, names):
@@ -107,12 +114,10 @@ def _report_after_run(after_run):
             table.report_range()
         return result
 
-    after_run_with_report._lut4brian = True
     return after_run_with_report
 
 
-if not getattr(Network.after_run, "_lut4brian", False):
-    Network.after_run = _report_after_run(Network.after_run)
+_wrap_once(Network, "after_run", _report_after_run)
 
 
 def report_range_in_standalone(table):
@@ -224,12 +229,10 @@ def _state_update_with_hook(update_abstract_code):
 
         return _state_update_hook[0](self, run_namespace, generate)
 
-    update_abstract_code_with_hook._lut4brian = True
     return update_abstract_code_with_hook
 
 
-if not getattr(StateUpdater.update_abstract_code, "_lut4brian", False):
-    StateUpdater.update_abstract_code = _state_update_with_hook(StateUpdater.update_abstract_code)
+_wrap_once(StateUpdater, "update_abstract_code", _state_update_with_hook)
 
 
 def live_objects(kind):
@@ -246,10 +249,10 @@ run_times = []
 
 def time_runs():
     """Record the duration of every `Network.run` from now on in `run_times`."""
-    if getattr(Network.run, "_lut4brian", False):
-        return
-    run = Network.run
+    _wrap_once(Network, "run", _timed)
 
+
+def _timed(run):
     def timed_run(self, *args, **kwargs):
         # Brian2 finds the run namespace `level` frames above Network.run: one more now
         if len(args) < 6:
@@ -261,8 +264,7 @@ def time_runs():
         run_times.append((time.perf_counter() - start, loop))
         return result
 
-    timed_run._lut4brian = True
-    Network.run = timed_run
+    return timed_run
 
 
 def standalone_run_time():

@@ -16,7 +16,8 @@ brian2cuda = pytest.importorskip("brian2cuda", reason="brian2cuda is not install
 if shutil.which("nvcc") is None:
     pytest.skip("nvcc is not on the PATH", allow_module_level=True)
 
-from lut4brian import TableAt, models, tabulate  # noqa: E402
+from lut4brian import models, tabulate  # noqa: E402
+from lut4brian.table import TableAt  # noqa: E402
 
 
 def curand_dirs(tmp_path):
