@@ -9,7 +9,8 @@ from brian2.core.names import Nameable
 from brian2.units.fundamentalunits import Quantity, fail_for_dimension_mismatch, get_dimensions, get_unit
 from brian2.utils.caching import CacheKey
 
-from .table import GridIndex, _numpy_clamped_index, _Sampled
+from .sampled import _Sampled
+from .table import GridIndex, _numpy_clamped_index
 
 __all__ = ["Table2D"]
 
