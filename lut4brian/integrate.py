@@ -12,7 +12,8 @@ from brian2.stateupdaters.exponential_euler import exponential_euler, get_condit
 from brian2.utils.logger import get_logger
 
 from ._brian_internals import register_function
-from .grid import ExpressionTable, ExpressionTable2D, Grid, _key, evaluate_on_grids
+from .expression_table import ExpressionTable, ExpressionTable2D, _key
+from .grid import Grid, evaluate_on_grids
 from .preferences import tables_enabled
 from .table import GridIndex, Table, _padded
 from .table2d import Table2D, _padded2d

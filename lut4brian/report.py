@@ -9,7 +9,8 @@ from brian2.core.functions import DEFAULT_FUNCTIONS
 from brian2.equations.equations import Equations
 from brian2.units.fundamentalunits import Quantity, is_dimensionless
 
-from .grid import ExpressionTable, ExpressionTable2D, Grid, evaluate_on_grids, interpolation_error
+from .expression_table import ExpressionTable, ExpressionTable2D
+from .grid import Grid, evaluate_on_grids, interpolation_error
 
 __all__ = ["TableInfo", "TableReport", "report"]
 

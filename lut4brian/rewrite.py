@@ -7,7 +7,7 @@ import functools
 
 import numpy as np
 import sympy
-from brian2.core.functions import DEFAULT_FUNCTIONS, Function
+from brian2.core.functions import DEFAULT_FUNCTIONS
 from brian2.core.namespace import DEFAULT_CONSTANTS, DEFAULT_UNITS, get_local_namespace
 from brian2.equations.codestrings import Expression
 from brian2.equations.equations import DIFFERENTIAL_EQUATION, SUBEXPRESSION, Equations, SingleEquation
@@ -16,7 +16,8 @@ from brian2.units.fundamentalunits import Quantity
 from brian2.utils.logger import get_logger
 
 from ._brian_internals import register_function
-from .grid import ExpressionTable, ExpressionTable2D, Grid, coarsest_grid
+from .expression_table import expression_table, is_constant
+from .grid import Grid, coarsest_grid
 from .table import Table
 from .table2d import Table2D
 from .preferences import tables_enabled
@@ -175,36 +176,6 @@ def _resolver(namespace):
     return resolve
 
 
-#: Every table made, by what defines it: the same expression on the same grid,
-#: tabulated again (in a sweep, say), is the same table with the same name,
-#: so nothing grows with the number of calls and compiled code is reused.
-_tables = {}
-
-
-def _expression_table(hint, code, grids, constants, functions):
-    key = (hint, code, tuple((g.name, float(g.low), float(g.step), g.size, repr(g.dim), g.log) for g in grids),
-           tuple(sorted((name, repr(value.dim)) for name, value in constants.items())))
-    table = _tables.get(key)
-    if table is None:
-        if len(grids) == 1:
-            table = ExpressionTable(code, grids[0], constants, functions, name=f"lut_{hint}*")
-        else:
-            table = ExpressionTable2D(code, grids, constants, functions, name=f"lut_{hint}*")
-        _tables[key] = table
-    else:
-        table.retabulate(constants)
-    return table
-
-
-def _is_constant(value):
-    if isinstance(value, (Function, bool, str)) or value is None:
-        return False
-    try:
-        return np.ndim(value) == 0 and np.isfinite(float(np.asarray(value)))
-    except (TypeError, ValueError):
-        return False
-
-
 class _Rewriter:
     def __init__(self, equations, grids, resolve, tolerances=None):
         self.equations = equations
@@ -220,7 +191,7 @@ class _Rewriter:
             value = resolve(name)
             if value is None:
                 unresolved.append(name)
-            elif _is_constant(value):
+            elif is_constant(value):
                 self.constants[name] = value if isinstance(value, Quantity) else Quantity(value)
         if unresolved:
             logger.warn(
@@ -297,7 +268,7 @@ class _Rewriter:
             grids = [grid for name, grid in self.grids.items() if sympy.Symbol(name, real=True) in used]
             if self.tolerances is not None:
                 grids = self._coarsest(code, grids, constants, hint)
-            table = _expression_table(hint, code, grids, constants, self.functions)
+            table = expression_table(hint, code, grids, constants, self.functions)
             self.tables[expr] = table
         return sympy.Function(table.name)(*(sympy.Symbol(grid.name, real=True) for grid in table.grids))
 
