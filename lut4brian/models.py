@@ -14,6 +14,17 @@ from brian2.units.constants import faraday_constant, gas_constant, zero_celsius
 __all__ = ["cobahh", "cobahh_network", "hh1952", "wang_buzsaki", "calcium_cell"]
 
 
+#: The Traub-Miles rates of Brian2's ``examples/COBAHH.py`` (with ``exprel``), shared by the models below.
+_TRAUB_MILES_RATES = """
+    alpha_m = 0.32*(mV**-1)*4*mV/exprel((13*mV-v+VT)/(4*mV))/ms : Hz
+    beta_m = 0.28*(mV**-1)*5*mV/exprel((v-VT-40*mV)/(5*mV))/ms : Hz
+    alpha_h = 0.128*exp((17*mV-v+VT)/(18*mV))/ms : Hz
+    beta_h = 4./(1+exp((40*mV-v+VT)/(5*mV)))/ms : Hz
+    alpha_n = 0.032*(mV**-1)*5*mV/exprel((15*mV-v+VT)/(5*mV))/ms : Hz
+    beta_n = .5*exp((10*mV-v+VT)/(40*mV))/ms : Hz
+"""
+
+
 def cobahh():
     """
     The Traub-Miles neuron of Brian2's ``examples/COBAHH.py`` (rates with
@@ -40,12 +51,7 @@ def cobahh():
     dh/dt = alpha_h*(1-h)-beta_h*h : 1
     dge/dt = -ge*(1./taue) : siemens
     dgi/dt = -gi*(1./taui) : siemens
-    alpha_m = 0.32*(mV**-1)*4*mV/exprel((13*mV-v+VT)/(4*mV))/ms : Hz
-    beta_m = 0.28*(mV**-1)*5*mV/exprel((v-VT-40*mV)/(5*mV))/ms : Hz
-    alpha_h = 0.128*exp((17*mV-v+VT)/(18*mV))/ms : Hz
-    beta_h = 4./(1+exp((40*mV-v+VT)/(5*mV)))/ms : Hz
-    alpha_n = 0.032*(mV**-1)*5*mV/exprel((15*mV-v+VT)/(5*mV))/ms : Hz
-    beta_n = .5*exp((10*mV-v+VT)/(40*mV))/ms : Hz
+    """ + _TRAUB_MILES_RATES + """
     I : amp
     """
     return equations, namespace
@@ -158,12 +164,7 @@ def calcium_cell():
     dm/dt = alpha_m*(1 - m) - beta_m*m : 1
     dn/dt = alpha_n*(1 - n) - beta_n*n : 1
     dh/dt = alpha_h*(1 - h) - beta_h*h : 1
-    alpha_m = 0.32*(mV**-1)*4*mV/exprel((13*mV - v + VT)/(4*mV))/ms : Hz
-    beta_m = 0.28*(mV**-1)*5*mV/exprel((v - VT - 40*mV)/(5*mV))/ms : Hz
-    alpha_h = 0.128*exp((17*mV - v + VT)/(18*mV))/ms : Hz
-    beta_h = 4./(1 + exp((40*mV - v + VT)/(5*mV)))/ms : Hz
-    alpha_n = 0.032*(mV**-1)*5*mV/exprel((15*mV - v + VT)/(5*mV))/ms : Hz
-    beta_n = .5*exp((10*mV - v + VT)/(40*mV))/ms : Hz
+    """ + _TRAUB_MILES_RATES + """
     I_Ca = g_Ca*s**2*(E_Ca - v) : amp/meter**2
     ds/dt = alpha_s*(1 - s) - beta_s*s : 1
     alpha_s = 0.055/mV*3.8*mV/exprel((-27*mV - v)/(3.8*mV))/ms : Hz
