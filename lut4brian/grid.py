@@ -326,7 +326,6 @@ def _warn_of_poles_between_points(code, grid, values, constants, functions):
 def evaluate_on_grids(code, grids, constants, functions):
     """`evaluate_on_grid` on the product of two grids: an array of shape ``(len(x), len(y))``."""
     grid_x, grid_y = grids
-    columns = [np.asarray(evaluate_on_grid(code, grid_x, dict(constants, **{grid_y.name: y}), functions))
+    columns = [evaluate_on_grid(code, grid_x, dict(constants, **{grid_y.name: y}), functions)
                for y in grid_y.points]
-    first = evaluate_on_grid(code, grid_x, dict(constants, **{grid_y.name: grid_y.points[0]}), functions)
-    return Quantity(np.stack(columns, axis=1), dim=get_dimensions(first))
+    return Quantity(np.stack([np.asarray(c) for c in columns], axis=1), dim=get_dimensions(columns[0]))

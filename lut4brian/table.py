@@ -120,7 +120,11 @@ def _numpy_clamped_index(function, extremes):
     scale = 1.0 / function.step_
     offset = function.low_ / function.step_
     last = float(function.size - 1)
-    axis = np.log if function.log else np.asarray
+    log = function.log
+
+    def log_of(x):
+        with np.errstate(invalid="ignore", divide="ignore"):  # x <= 0: clamped below
+            return np.log(x)
 
     def clamp(x, f):
         # Rarely taken: only when the argument left the grid (or is NaN).
@@ -132,8 +136,7 @@ def _numpy_clamped_index(function, extremes):
         return np.clip(np.nan_to_num(f, nan=0.0), 0.0, last), nans
 
     def index(x):
-        with np.errstate(invalid="ignore", divide="ignore"):  # log of x <= 0: clamped below
-            f = axis(x) * scale - offset
+        f = (log_of(x) if log else x) * scale - offset
         # The two reductions replace the clip a lookup would need anyway.
         if f.min() >= 0.0 and f.max() <= last:
             return f, None

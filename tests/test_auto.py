@@ -18,6 +18,7 @@ from lut4brian.auto import auto_error, tabulated_groups
 from lut4brian.cli import compare, format_report
 
 from conftest import ROOT
+from test_brian2_compartmental import HH_WITH_SPIKES, HH_WITH_SPIKES_CONSTANTS
 
 GRID = (-100 * mV, 100 * mV, 0.1 * mV)
 EXACT_V = 2e-3  # volt: lut_exponential_euler's own error over 30 ms (a wrong constant gives tens of mV)
@@ -137,24 +138,6 @@ def test_exclude_keeps_a_group_exact():
     assert "lut_" not in kept.state_updater.abstract_code
     assert "lut_" in tabulated.state_updater.abstract_code
     assert "kept_hh" not in tabulated_groups
-
-
-HH_WITH_SPIKES = """
-Im = gl * (El-v) + gNa * m**3 * h * (ENa-v) + gK * n**4 * (EK-v) : amp/meter**2
-I : amp (point current)
-dm/dt = alpham * (1-m) - betam * m : 1
-dn/dt = alphan * (1-n) - betan * n : 1
-dh/dt = alphah * (1-h) - betah * h : 1
-alpham = (0.1/mV) * 10*mV/exprel((-v+25*mV) / (10*mV))/ms : Hz
-betam = 4 * exp(-v/(18*mV))/ms : Hz
-alphah = 0.07 * exp(-v/(20*mV))/ms : Hz
-betah = 1/(exp((-v+30*mV) / (10*mV)) + 1)/ms : Hz
-alphan = (0.01/mV) * 10*mV/exprel((-v+10*mV) / (10*mV))/ms : Hz
-betan = 0.125*exp(-v/(80*mV))/ms : Hz
-gNa : siemens/meter**2
-"""
-HH_WITH_SPIKES_CONSTANTS = dict(El=10.613 * mV, ENa=115 * mV, EK=-12 * mV, gl=0.3 * msiemens / cm**2,
-                                gK=36 * msiemens / cm**2)
 
 
 def test_auto_on_a_spatial_neuron():
