@@ -8,17 +8,14 @@ import textwrap
 
 import numpy as np
 import pytest
-from brian2 import (
-    Cylinder, Network, NeuronGroup, SpatialNeuron, SpikeMonitor, StateMonitor, cm, defaultclock, device, mV, ms,
-    msiemens, nA, ohm, prefs, set_device, uA, uF, um,
-)
+from brian2 import Network, NeuronGroup, SpikeMonitor, StateMonitor, cm, defaultclock, device, mV, ms, nA, prefs, set_device
 
 from lut4brian import AutoTablesError, models, tabulate
 from lut4brian.auto import auto_error, tabulated_groups
 from lut4brian.cli import compare, format_report
 
 from conftest import ROOT
-from test_brian2_compartmental import HH_WITH_SPIKES, HH_WITH_SPIKES_CONSTANTS
+from test_brian2_compartmental import HH_WITH_SPIKES, axon_spikes
 
 GRID = (-100 * mV, 100 * mV, 0.1 * mV)
 EXACT_V = 2e-3  # volt: lut_exponential_euler's own error over 30 ms (a wrong constant gives tens of mV)
@@ -144,23 +141,10 @@ def test_auto_on_a_spatial_neuron():
     # Brian2's examples/compartmental/hh_with_spikes.py, 1 cm and 100 compartments
     prefs.codegen.runtime.numpy.discard_units = True
     defaultclock.dt = 0.01 * ms
-    def axon():
-        neuron = SpatialNeuron(Cylinder(length=1 * cm, diameter=476 * um, n=100), HH_WITH_SPIKES,
-                               method="exponential_euler", threshold="m > 0.5", refractory="m > 0.4",
-                               Cm=1 * uF / cm**2, Ri=35.4 * ohm * cm, namespace=HH_WITH_SPIKES_CONSTANTS)
-        neuron.v, neuron.h, neuron.m, neuron.n = 0 * mV, 1, 0, 0.5
-        neuron.gNa = 120 * msiemens / cm**2
-        spikes = SpikeMonitor(neuron)
-        net = Network(neuron, spikes)
-        net.run(5 * ms)
-        neuron.I[0] = 1 * uA
-        net.run(3 * ms)
-        return neuron, spikes.spike_trains()
-
-    _, exact = axon()
+    exact, _ = axon_spikes(HH_WITH_SPIKES, length=1 * cm, compartments=100)
     prefs.lut4brian.auto = dict(v=(-100 * mV, 150 * mV, 0.05 * mV))
-    neuron, tabulated = axon()
-    assert tabulated_groups[neuron.name]["method"] == "lut_exponential_euler"
+    tabulated, _ = axon_spikes(HH_WITH_SPIKES, length=1 * cm, compartments=100, name="axon_auto")
+    assert tabulated_groups["axon_auto"]["method"] == "lut_exponential_euler"
     assert len(exact[99]) == 1  # the spike reached the end of the axon
     for k in exact:
         assert len(tabulated[k]) == len(exact[k])

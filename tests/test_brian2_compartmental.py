@@ -35,12 +35,12 @@ HH_WITH_SPIKES_CONSTANTS = dict(El=10.613 * mV, ENa=115 * mV, EK=-12 * mV, gl=0.
                                 gK=36 * msiemens / cm**2)
 
 
-def axon_spikes(equations, method="exponential_euler"):
+def axon_spikes(equations, method="exponential_euler", length=2 * cm, compartments=200, name="spatialneuron*"):
     """Spike times (ms) of each compartment as the action potential travels, and the conduction velocity."""
-    morpho = Cylinder(length=2 * cm, diameter=2 * 238 * um, n=200, type="axon")
+    morpho = Cylinder(length=length, diameter=2 * 238 * um, n=compartments, type="axon")
     neuron = SpatialNeuron(morpho, equations, method=method, refractory="m > 0.4",
                            threshold="m > 0.5", Cm=1 * uF / cm**2, Ri=35.4 * ohm * cm,
-                           namespace=HH_WITH_SPIKES_CONSTANTS)
+                           namespace=HH_WITH_SPIKES_CONSTANTS, name=name)
     neuron.v, neuron.h, neuron.m, neuron.n = 0 * mV, 1, 0, 0.5
     neuron.gNa = 120 * msiemens / cm**2
     spikes = SpikeMonitor(neuron)
