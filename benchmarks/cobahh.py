@@ -10,7 +10,7 @@ Brian2's ``exponential_euler``), the tables of a 0.1 mV grid integrated with
 each ``--method``, and the control (the exact equations integrated by
 ``exponential_euler_cse``: Brian2's ``exponential_euler`` with the same
 removal of repeated subexpressions that ``lut_exponential_euler`` does,
-``lut4brian.integrate.optimise_update(code)``), so that
+``optimise_update(exponential_euler_updates(...))``), so that
 ``speedup_over_control`` tells how much of the speed-up the tables give
 (``--no-control`` leaves it out).
 
@@ -53,7 +53,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import record  # noqa: E402
 
 from lut4brian import models, tabulate  # noqa: E402
-from lut4brian.integrate import optimise_update  # noqa: E402
+from lut4brian.integrate import exponential_euler_updates, optimise_update  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -69,7 +69,7 @@ class ExponentialEulerCSE(StateUpdateMethod):
         return exponential_euler.can_integrate(equations, variables, method_options)
 
     def __call__(self, equations, variables=None, method_options=None):
-        return optimise_update(exponential_euler(equations, variables, method_options))
+        return optimise_update(exponential_euler_updates(equations, variables))
 
 
 if "exponential_euler_cse" not in StateUpdateMethod.stateupdaters:

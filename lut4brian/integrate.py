@@ -18,7 +18,8 @@ from .preferences import tables_enabled
 from .table import GridIndex, Table, _padded
 from .table2d import Table2D, _padded2d
 
-__all__ = ["StepTable", "StepTable2D", "LutExponentialEuler", "lut_exponential_euler", "optimise_update"]
+__all__ = ["StepTable", "StepTable2D", "LutExponentialEuler", "lut_exponential_euler", "exponential_euler_updates",
+           "optimise_update"]
 
 logger = get_logger(__name__)
 
@@ -188,38 +189,39 @@ def _fuse_lookups(expressions, functions, prefix="_lut_"):
     return lines, [e.xreplace(replacements) for e in expressions]
 
 
-def _parse(code):
-    """``name = expression`` lines as sympy, earlier definitions inlined, and the ``x = _x`` lines."""
-    definitions, assignments = {}, []
-    for line in code.strip().splitlines():
-        target, expression = (part.strip() for part in line.split("=", 1))
-        if expression == f"_{target}":
-            assignments.append(f"{target} = {expression}")
-        else:
-            definitions[target] = str_to_sympy(expression).xreplace(
-                {sympy.Symbol(name, real=True): value for name, value in definitions.items()})
-    return definitions, assignments
+def exponential_euler_updates(equations, variables=None):
+    """
+    ``{x: new value of x}`` as sympy, one step of Brian2's exponential Euler
+    for conditionally linear ``equations``, built from the system Brian2's
+    ``get_conditionally_linear_system`` returns (``dx/dt = A*x + B``):
+    ``(x + B/A)*exp(A*dt) - B/A``, or ``x + dt*B`` where ``A`` is 0.
+    """
+    dt = _symbol("dt")
+    updates = {}
+    for name, (A, B) in get_conditionally_linear_system(equations, variables).items():
+        x = _symbol(name)
+        updates[name] = x + dt * B if A == 0 else (x + B / A) * sympy.exp(A * dt) - B / A
+    return updates
 
 
-def optimise_update(code, functions=None):
+def optimise_update(updates, functions=None):
     """
-    Rewrite state-updater abstract code (``name = expression`` lines ending
-    with ``x = _x`` assignments) so that every repeated subexpression is
-    computed once, into temporaries ``_lut_cse*``, and, given the
-    ``functions`` by name (the state updater's ``variables``), tables on one
-    grid share their index computation.
+    State-updater abstract code for ``updates`` (``{x: new value of x}`` as
+    sympy), with every repeated subexpression computed once, into
+    temporaries ``_lut_cse*``, and, given the ``functions`` by name (the
+    state updater's ``variables``), tables on one grid sharing their index
+    computation. Every new value is computed before any variable changes.
     """
-    definitions, assignments = _parse(code)
-    new_values = [line.split("=")[1].strip() for line in assignments]
-    expressions = [definitions[name] for name in new_values]
+    names, expressions = list(updates), list(updates.values())
     lines = []
     if functions is not None:
         lines, expressions = _fuse_lookups(expressions, functions)
     temporaries, reduced = sympy.cse(expressions, symbols=sympy.numbered_symbols("_lut_cse"),
                                      optimizations="basic")
     lines += [f"{symbol} = {sympy_to_str(value)}" for symbol, value in temporaries]
-    lines += [f"{name} = {sympy_to_str(value)}" for name, value in zip(new_values, reduced)]
-    return "\n".join(lines + assignments)
+    lines += [f"_{name} = {sympy_to_str(value)}" for name, value in zip(names, reduced)]
+    lines += [f"{name} = _{name}" for name in names]
+    return "\n".join(lines)
 
 
 def _symbol(name):
@@ -312,9 +314,8 @@ class LutExponentialEuler(StateUpdateMethod):
                         "time constant needs none): it integrates them as exponential_euler does, with "
                         "common subexpressions computed once.", name_suffix="no_gates", once=True)
         others = Equations([eq for eq in equations.ordered if eq.varname not in gates])
-        code = exponential_euler(others, variables, method_options) if others.diff_eq_names else ""
-        code += "".join(f"\n_{name} = {sympy_to_str(update)}\n{name} = _{name}" for name, update in gates.items())
-        return optimise_update(code, with_step_tables(variables))
+        updates = exponential_euler_updates(others, variables) if others.diff_eq_names else {}
+        return optimise_update({**updates, **gates}, with_step_tables(variables))
 
 
 lut_exponential_euler = LutExponentialEuler()

@@ -4,6 +4,7 @@ import re
 
 import numpy as np
 import pytest
+import sympy
 from brian2 import (
     Clock, Network, NeuronGroup, SpikeMonitor, StateMonitor, defaultclock, mV, ms, nA, prefs,
 )
@@ -49,8 +50,9 @@ def test_common_subexpressions_change_nothing_but_the_cost():
 
 
 def test_optimise_update_keeps_statement_semantics():
-    code = "_BA_x = -a*b/(a + b)\n_x = -_BA_x + (_BA_x + x)*exp(-dt*(a + b))\nx = _x"
-    optimised = optimise_update(code)
+    a, b, x, dt = sympy.symbols("a b x dt", real=True)
+    steady = a * b / (a + b)
+    optimised = optimise_update({"x": steady + (x - steady) * sympy.exp(-dt * (a + b))})
     assert optimised.count("a + b") == 1 and optimised.endswith("x = _x")
 
 
