@@ -4,7 +4,7 @@ integrator takes for a given accuracy of the spike times, against the true
 solution.
 
     python benchmarks/work_precision.py [--neurons 500] [--duration-ms 200] [--repeats 3] [--quick]
-        [--dt-ms 0.1 0.05 0.02 0.01 0.005] [--methods ...] [--grids-mv 0.1 0.02] [--no-peers]
+        [--dt-ms 0.1 0.08 ... 0.005] [--methods ...] [--grids-mv 0.1 0.02] [--no-peers]
 
 ``--neurons`` independent COBAHH neurons (``lut4brian.models.cobahh``, ge =
 gi = 0), neuron k driven by a constant current from 0.2 nA to 1.5 nA
@@ -306,7 +306,7 @@ def main():
     parser.add_argument("--neurons", type=int, default=500)
     parser.add_argument("--duration-ms", type=float, default=200.0)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--dt-ms", type=float, nargs="+", default=[0.1, 0.05, 0.02, 0.01, 0.005])
+    parser.add_argument("--dt-ms", type=float, nargs="+", default=wp_common.DTS_MS)
     parser.add_argument("--nest-resolutions-ms", type=float, nargs="+", default=[0.1, 0.05, 0.01])
     parser.add_argument("--methods", nargs="+",
                         help=f"Brian2 integrators (default: {', '.join(BRIAN2_METHODS)} and every lut_* method "

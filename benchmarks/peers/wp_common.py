@@ -22,6 +22,9 @@ COBAHH = dict(C_m=200.0, g_L=10.0, g_Na=20000.0, g_K=6000.0, E_L=-60.0, E_Na=50.
 #: The work-precision runs start every neuron here (mV, and the gates), uncoupled.
 V0_MV = -65.0
 THRESHOLD_MV = -20.0
+#: The fixed steps (ms) every simulator runs at: the issue's 0.1 to 0.005 ms, with steps in between
+#: so that the fastest run under each error level is not an artefact of a coarse grid.
+DTS_MS = [0.1, 0.08, 0.065, 0.05, 0.04, 0.03, 0.02, 0.01, 0.005]
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 

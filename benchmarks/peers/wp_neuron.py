@@ -122,7 +122,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--neurons", type=int, default=500)
     parser.add_argument("--duration-ms", type=float, default=200.0)
-    parser.add_argument("--dt-ms", type=float, nargs="*", default=[0.1, 0.05, 0.02, 0.01, 0.005])
+    parser.add_argument("--dt-ms", type=float, nargs="*", default=wp_common.DTS_MS)
     parser.add_argument("--secondorder", type=int, nargs="*", default=[0, 2], choices=[0, 1, 2])
     parser.add_argument("--cvode-atol", type=float, nargs="*", default=[1e-3, 1e-5])
     parser.add_argument("--no-table", dest="table", action="store_false", help="usetable_traub = 0")
