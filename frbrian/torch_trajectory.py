@@ -1,17 +1,22 @@
 """
-Trajectories of the PyTorch rate model: Brian2's Euler step, classical
-Runge-Kutta, and Dormand-Prince 5(4) with error control, all differentiable
-by autograd and stopped by a `frbrian.deadlines.deadline`.
+Trajectories of the PyTorch rate model, integrated by torchdiffeq: Brian2's
+Euler step, fourth-order Runge-Kutta, and Dormand-Prince 5(4) with error
+control, all differentiable by autograd and stopped by a
+`frbrian.deadlines.deadline`.
 """
 
-import numpy as np
-
-from .torch_required import torch
+from .torch_required import torch, torchdiffeq
 from .deadlines import check_time
 from .newton import SteadyStateError
 from .rate_arguments import seconds
 
 __all__ = ["Trajectory"]
+
+#: torchdiffeq's name for each method, and whether it takes fixed steps of dt.
+METHODS = {"euler": ("euler", True), "rk4": ("rk4", True), "adaptive": ("dopri5", False)}
+#: Outputs per call of odeint: torchdiffeq allocates all outputs of a call at once, so a long
+#: trajectory is integrated in pieces (and stopped by a deadline before it would fill the memory).
+OUTPUTS_PER_CALL = 1000
 
 
 class Trajectory(tuple):
@@ -34,13 +39,17 @@ def trajectory(model, duration, dt, method="euler", initial=None, drive=None, ev
         ``dt`` is the step of the fixed-step methods and the interval
         between outputs of the adaptive one.
     method : {'euler', 'rk4', 'adaptive'}
-        ``'euler'`` is Brian2's ``euler`` step for step; ``'rk4'`` the
-        classical Runge-Kutta step of the whole coupled system;
-        ``'adaptive'`` Dormand-Prince 5(4) with error control
-        (``rtol``, ``atol`` in Hz). All are differentiable by autograd.
+        torchdiffeq's solvers: ``'euler'`` is Brian2's ``euler`` step for
+        step (the drive read at the start of each step); ``'rk4'`` a
+        fourth-order Runge-Kutta step (Kutta's 3/8 rule) of the whole
+        coupled system; ``'adaptive'`` Dormand-Prince 5(4) (``dopri5``)
+        with error control (``rtol``, ``atol`` in Hz), its step size kept
+        from one output to the next (within each `OUTPUTS_PER_CALL`
+        outputs). All are differentiable by autograd.
     drive : tensor or callable, optional
         The input: a tensor of shape (..., types, size) (a batch of
-        inputs), or a function of the time in seconds returning one.
+        inputs), or a function of the time in seconds (a float) returning
+        one.
     every : int
         Keep every ``every``-th step.
 
@@ -50,6 +59,8 @@ def trajectory(model, duration, dt, method="euler", initial=None, drive=None, ev
         ``(times, rates)``, the rates of shape (K, ..., types, size), the
         first one ``initial``.
     """
+    if method not in METHODS:
+        raise ValueError(f"Unknown method {method!r}: use 'euler', 'rk4' or 'adaptive'.")
     duration, dt = float(seconds(duration, "duration")), float(seconds(dt, "dt"))
     steps = int(round(duration / dt))
     operator = model.operator()
@@ -60,68 +71,28 @@ def trajectory(model, duration, dt, method="euler", initial=None, drive=None, ev
         source = lambda t: fixed
 
     def derivative(t, r):
-        return (model.rates_of(operator.apply(r) + source(t)) - r) / model.tau[:, None]
+        check_time()
+        return (model.rates_of(operator.apply(r) + source(float(t))) - r) / model.tau[:, None]
 
     r = model.initial if initial is None else torch.as_tensor(initial, dtype=model.drive.dtype,
                                                              device=model.drive.device)
     r = r + torch.zeros_like(source(0.0))  # the batch shape of the drive
-    step = {"euler": _euler, "rk4": _rk4, "adaptive": None}.get(method, False)
-    if step is False:
-        raise ValueError(f"Unknown method {method!r}: use 'euler', 'rk4' or 'adaptive'.")
-    states, times = [r], [0.0]
-    for k in range(steps):
-        check_time()
-        t = k * dt
-        r = step(derivative, t, r, dt) if step else _adaptive(derivative, t, r, dt, rtol, atol)
-        if (k + 1) % every == 0:
-            states.append(r)
-            times.append(t + dt)
-    return Trajectory(torch.tensor(times, dtype=r.dtype), torch.stack(states))
-
-# fixed points ---------------------------------------------------------------------------------
+    # float64 times k*dt, the same numbers as torchdiffeq's grid of fixed steps, so that outputs fall on steps
+    times = torch.arange(0, steps + 1, every, dtype=torch.float64) * dt
+    states = [r[None]]
+    for start in range(0, len(times) - 1, OUTPUTS_PER_CALL):
+        piece = times[start:start + OUTPUTS_PER_CALL + 1]
+        states.append(_odeint(derivative, states[-1][-1], piece, method, dt, rtol, atol)[1:])
+    return Trajectory(times.to(r.dtype), torch.cat(states))
 
 
-def _euler(derivative, t, r, dt):
-    return r + dt * derivative(t, r)
-
-
-def _rk4(derivative, t, r, dt):
-    k1 = derivative(t, r)
-    k2 = derivative(t + dt / 2, r + dt / 2 * k1)
-    k3 = derivative(t + dt / 2, r + dt / 2 * k2)
-    k4 = derivative(t + dt, r + dt * k3)
-    return r + dt / 6 * (k1 + 2 * k2 + 2 * k3 + k4)
-
-
-# Dormand-Prince 5(4) tableau (Dormand & Prince 1980)
-_DP_C = [0, 1 / 5, 3 / 10, 4 / 5, 8 / 9, 1, 1]
-_DP_A = [[], [1 / 5], [3 / 40, 9 / 40], [44 / 45, -56 / 15, 32 / 9],
-         [19372 / 6561, -25360 / 2187, 64448 / 6561, -212 / 729],
-         [9017 / 3168, -355 / 33, 46732 / 5247, 49 / 176, -5103 / 18656],
-         [35 / 384, 0, 500 / 1113, 125 / 192, -2187 / 6784, 11 / 84]]
-_DP_B5 = [35 / 384, 0, 500 / 1113, 125 / 192, -2187 / 6784, 11 / 84, 0]
-_DP_B4 = [5179 / 57600, 0, 7571 / 16695, 393 / 640, -92097 / 339200, 187 / 2100, 1 / 40]
-
-
-def _adaptive(derivative, t, r, interval, rtol, atol, max_steps=10000):
-    """Integrate over one output interval with Dormand-Prince steps; step sizes are chosen without gradient."""
-    end, h = t + interval, interval
-    for _ in range(max_steps):
-        check_time()
-        if t >= end - 1e-15 * max(1.0, abs(end)):
-            return r
-        h = min(h, end - t)
-        k = []
-        for c, a in zip(_DP_C, _DP_A):
-            k.append(derivative(t + c * h, r + h * sum(ai * ki for ai, ki in zip(a, k)) if a else r))
-        high = r + h * sum(b * ki for b, ki in zip(_DP_B5, k) if b)
-        low = r + h * sum(b * ki for b, ki in zip(_DP_B4, k) if b)
-        with torch.no_grad():
-            scale = atol + rtol * torch.maximum(r.abs(), high.abs())
-            error = float(torch.sqrt(torch.mean(((high - low) / scale) ** 2)))
-        if not np.isfinite(error):
-            raise SteadyStateError("The adaptive integrator met a NaN or infinite rate.")
-        if error <= 1.0:
-            t, r = t + h, high
-        h = h * min(5.0, max(0.2, 0.9 * (error + 1e-16) ** -0.2))
-    raise SteadyStateError(f"The adaptive integrator needed more than {max_steps} steps for one interval.")
+def _odeint(derivative, r, times, method, dt, rtol, atol):
+    name, fixed = METHODS[method]
+    options = dict(step_size=dt) if fixed else {}
+    try:
+        rates = torchdiffeq.odeint(derivative, r, times, method=name, rtol=rtol, atol=atol, options=options)
+    except AssertionError as error:  # torchdiffeq's "underflow in dt" when the rates run away
+        raise SteadyStateError(f"The {method} integrator failed: {error}.") from error
+    if not torch.isfinite(rates[-1]).all():
+        raise SteadyStateError(f"The {method} integrator met a NaN or infinite rate.")
+    return rates
