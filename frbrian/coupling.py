@@ -30,6 +30,15 @@ def convolve(rates, spectra, shape, fft_shape, transforms):
     return result[(Ellipsis,) + tuple(slice(0, n) for n in shape)].reshape(rates.shape)
 
 
+def block_matrix(xp, block, types):
+    """
+    The ``(types*size, types*size)`` matrix ``W[target, source]`` made of the
+    blocks ``block(i, j)`` (numpy or torch, ``xp`` their module).
+    """
+    return xp.concatenate([xp.concatenate([block(i, j) for j in range(types)], axis=1) for i in range(types)],
+                          axis=0)
+
+
 def dense_product(rates, matrix):
     """``W r`` for rates of shape ``(..., types, size)`` and ``W`` of shape ``(types*size, types*size)`` (numpy or torch)."""
     return (rates.reshape(rates.shape[:-2] + (-1,)) @ matrix.T).reshape(rates.shape)
@@ -123,8 +132,7 @@ class Coupling:
 
     def matrix(self):
         """The dense ``(types*size, types*size)`` matrix, for small grids and checks."""
-        return np.block([[w * k.matrix(self.grid) for w, k in zip(w_row, k_row)]
-                         for w_row, k_row in zip(self.weights, self.kernels)])
+        return block_matrix(np, lambda i, j: self.weights[i, j] * self.kernels[i][j].matrix(self.grid), self.types)
 
 
 class DenseCoupling:

@@ -9,7 +9,7 @@ import numpy as np
 
 from .torch_required import torch
 from .deadlines import check_time
-from .coupling import convolve, dense_product
+from .coupling import block_matrix, convolve, dense_product
 from .kernels import fft_shape, padded_for_fft
 
 __all__ = []
@@ -81,8 +81,7 @@ class CouplingOperator:
         model, grid = self.model, self.model.grid
         displacement = [torch.as_tensor(d, dtype=model.weights.dtype, device=model.weights.device)
                         for d in grid.displacements()]
-        blocks = [[self._dense_block(i, j, displacement) for j in range(self.types)] for i in range(self.types)]
-        return torch.cat([torch.cat(row, dim=1) for row in blocks], dim=0)
+        return block_matrix(torch, lambda i, j: self._dense_block(i, j, displacement), self.types)
 
     def _dense_block(self, i, j, displacement):
         check_time()  # a block of a large grid takes a tenth of a second

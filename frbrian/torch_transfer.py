@@ -6,7 +6,6 @@ found by sympy (to hold baseline rates).
 
 import sympy
 from brian2.parsing.sympytools import sympy_to_str
-from sympy.parsing.sympy_parser import parse_expr
 
 from .torch_required import torch
 from .transfer import transfer_function
@@ -69,12 +68,8 @@ class TorchTransfer:
     def __init__(self, transfer):
         transfer = transfer_function(transfer)
         self.source = transfer
-        self.symbol = sympy.Symbol("I", real=True)
-        # Parsed unevaluated, so that the constants are the numbers as written (sympy would fold
-        # exp(-2*(I - 0.5)) into e*exp(-2*I), turning a threshold into a factor e).
-        names = {"I": self.symbol, "inf": sympy.oo, "clip": sympy.Function("clip"), "abs": sympy.Abs}
-        expr = parse_expr(transfer.expression, local_dict=names, evaluate=False)
-        self.expr, self.symbols, self.constants = _float_constants(expr)
+        self.symbol = transfer.symbol
+        self.expr, self.symbols, self.constants = _float_constants(transfer.formula)
         self._function = sympy.lambdify([self.symbol, *self.symbols], self.expr, modules=[_TORCH_FUNCTIONS, "math"])
         self._inverse = None
 

@@ -6,6 +6,7 @@ Brian2 expression, a vectorised numpy function and its derivative.
 import numpy as np
 import sympy
 from brian2.parsing.sympytools import str_to_sympy
+from sympy.parsing.sympy_parser import parse_expr
 
 __all__ = ["Transfer", "power_law", "sigmoid", "rectified_tanh", "threshold_linear", "transfer_function"]
 
@@ -27,8 +28,12 @@ class Transfer:
     def __init__(self, expression, name=None):
         self.expression = expression
         self.name = name or expression
-        symbol = sympy.Symbol("I", real=True)
-        expr = str_to_sympy(expression).subs(sympy.Symbol("I"), symbol)
+        self.symbol = symbol = sympy.Symbol("I", real=True)
+        # Parsed unevaluated, so that the numbers stay as written: sympy would fold exp(-2*(I - 0.5))
+        # into e*exp(-2*I), turning a threshold into a factor e; PyTorch fits those numbers.
+        names = {"I": symbol, "inf": sympy.oo, "clip": sympy.Function("clip"), "abs": sympy.Abs}
+        #: The expression as sympy, unevaluated (`frbrian.torch_transfer.TorchTransfer` reads it too).
+        self.formula = expr = parse_expr(expression, local_dict=names, evaluate=False)
         if expr.free_symbols - {symbol}:
             unknown = ", ".join(sorted(str(s) for s in expr.free_symbols - {symbol}))
             raise ValueError(f"A transfer function may only depend on the input I; '{expression}' uses {unknown}.")
