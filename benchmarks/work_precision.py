@@ -140,11 +140,12 @@ def reference(neurons, duration_ms):
     return spikes, info
 
 
-def spike_error(reference_spikes_, run_spikes, duration_ms):
+def spike_error(reference_spikes_, run_spikes, duration_ms, dt_ms=None):
     """
     ``(max_err_ms, count_mismatch)``: spikes paired in order; a mismatch is a
     count that the error cannot explain by spikes moving across the end of
-    the run.
+    the run, or by a crossing after the last sample of a run of step
+    ``dt_ms`` (which no interpolation between samples can see).
     """
     worst, mismatch = 0.0, False
     for ref, run in zip(reference_spikes_, run_spikes):
@@ -154,7 +155,7 @@ def spike_error(reference_spikes_, run_spikes, duration_ms):
             worst = max(worst, float(np.max(np.abs(ref[:n] - run[:n]))))
     for ref, run in zip(reference_spikes_, run_spikes):
         ref = np.asarray(ref)
-        lowest = np.count_nonzero(ref <= duration_ms - worst - 1e-9)
+        lowest = np.count_nonzero(ref <= duration_ms - worst - (dt_ms or 0.0) - 1e-9)
         highest = np.count_nonzero(ref <= duration_ms + worst + 1e-9)
         mismatch |= not lowest <= len(run) <= highest
         if len(ref) and not len(run):
@@ -332,7 +333,8 @@ def main():
     sources = ([brian2_configs(args)] if args.brian2 else []) + ([peer_configs(args)] if args.peers else [])
     for source in sources:
         for line, spikes in source:
-            error, mismatch = spike_error(ref_spikes, [spikes[str(k)] for k in compared], args.duration_ms)
+            error, mismatch = spike_error(ref_spikes, [spikes[str(k)] for k in compared], args.duration_ms,
+                                          line["dt_ms"])
             line.update(max_spike_err_ms=error, count_mismatch=mismatch, neurons=args.neurons,
                         compared=len(compared), duration_ms=args.duration_ms, threads=1,
                         reference_crosscheck_ms=info["reference_crosscheck_ms"])

@@ -61,6 +61,11 @@ def test_spike_error_pairs_in_order_and_flags_counts():
     assert work_precision.spike_error(ref, [[10.05, 20.02]], 30.0) == (pytest.approx(0.05), False)
     assert work_precision.spike_error(ref, [[10.0, 20.0, 29.99]], 30.0) == (0.0, False)
     assert work_precision.spike_error(ref, [[]], 30.0) == (float("inf"), True)
+    # a crossing after the last sample (29.96 ms at dt 0.04 ms) cannot be read off the samples
+    exact_but_last = [[10.0, 20.0]]
+    assert work_precision.spike_error(ref, exact_but_last, 30.0) == (0.0, True)
+    assert work_precision.spike_error(ref, exact_but_last, 30.0, dt_ms=0.04) == (0.0, False)
+    assert work_precision.spike_error(ref, exact_but_last, 30.0, dt_ms=0.005) == (0.0, True)
 
 
 def test_reference_methods_agree(reference):
