@@ -11,35 +11,27 @@ not kept: many threads would race on it and brian2cuda does not copy function
 namespaces back to the host.
 """
 
-from .table import _CPP_INTERPOLATE, GridIndex, Table, TableAt, _cpp_at_code, _fill
+from .table import _CPP_INDEX, GridIndex, Table, TableAt, _cpp_at_code, _cpp_code, _cpp_index_code
 
 __all__ = []
 
 # As on cpp_standalone (lut4brian.table), without the out-of-range record.
-_CUDA_INDEX = """
-    double f = %ARG% * %SCALE% - %OFFSET%;
-    if (!(f >= 0.0)) {
-        if (x != x) return %ON_NAN%;
-        f = 0.0;
-    } else if (f > %LAST%) {
-        f = %LAST%;
-    }
-"""
+_CUDA_INDEX = "".join(line for line in _CPP_INDEX.splitlines(keepends=True) if "_range[" not in line)
+
+
+_QUALIFIERS = "__host__ __device__ "
 
 
 def _cuda_code(table, pairs):
-    return _fill("__host__ __device__ static inline double %NAME%(const double x)\n{" + _CUDA_INDEX
-                 + "    const int i = (int)f;\n    const double w = f - i;" + _CPP_INTERPOLATE + "}\n",
-                 table, **{"%ON_NAN%": "x", "%PAIRS%": pairs})
+    return _cpp_code(table, pairs, _CUDA_INDEX, _QUALIFIERS)
 
 
 def _cuda_index_code(index, pairs=None):
-    return _fill("__host__ __device__ static inline double %NAME%(const double x)\n{" + _CUDA_INDEX
-                 + "    return f;\n}\n", index, **{"%ON_NAN%": "0.0"})
+    return _cpp_index_code(index, pairs, _CUDA_INDEX, _QUALIFIERS)
 
 
 def _cuda_at_code(at, pairs):
-    return "__host__ __device__ " + _cpp_at_code(at, pairs)
+    return _QUALIFIERS + _cpp_at_code(at, pairs)
 
 
 Table.implementations["cuda"] = _cuda_code

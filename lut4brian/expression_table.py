@@ -12,8 +12,9 @@ from brian2.utils.logger import get_logger
 
 from ._brian_internals import resolve_constants
 from .grid import _warn_of_poles_between_points, evaluate_on_grid, evaluate_on_grids
-from .table import Table, _padded
-from .table2d import Table2D, _padded2d
+from .sampled import padded
+from .table import Table
+from .table2d import Table2D
 
 __all__ = ["ExpressionTable", "ExpressionTable2D", "expression_table", "is_constant"]
 
@@ -91,7 +92,7 @@ class ExpressionTable(_OfConstants, Table):
     def _evaluate(self, constants):
         return evaluate_on_grid(self.code, self.grid_spec, constants, self.functions)
 
-    _pad = staticmethod(_padded)
+    _pad = staticmethod(padded)
 
     def sample(self, grid, constants=None):
         """The exact expression on another `Grid` of the same variable, unitless."""
@@ -110,7 +111,7 @@ class ExpressionTable2D(_OfConstants, Table2D):
     def _evaluate(self, constants):
         return evaluate_on_grids(self.code, self.grids, constants, self.functions)
 
-    _pad = staticmethod(_padded2d)
+    _pad = staticmethod(padded)
 
 
 def _key(constants):

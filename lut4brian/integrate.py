@@ -15,8 +15,9 @@ from ._brian_internals import register_function
 from .expression_table import ExpressionTable, ExpressionTable2D, _key
 from .grid import Grid, evaluate_on_grids
 from .preferences import tables_enabled
-from .table import GridIndex, Table, _padded
-from .table2d import Table2D, _padded2d
+from .sampled import padded
+from .table import GridIndex, Table
+from .table2d import Table2D
 
 __all__ = ["StepTable", "StepTable2D", "LutExponentialEuler", "lut_exponential_euler", "exponential_euler_updates",
            "optimise_update"]
@@ -73,7 +74,7 @@ class StepTable(_StepValues, Table):
 
     def _steady_on_rate_grid(self, constants):
         grid = Grid(self.steady.grid_spec.name, self.rate.low, self.rate.high, self.rate.step, self.rate.log)
-        return _padded(self.steady.sample(grid, constants))
+        return padded(self.steady.sample(grid, constants))
 
 
 class StepTable2D(_StepValues, Table2D):
@@ -87,7 +88,7 @@ class StepTable2D(_StepValues, Table2D):
 
     def _steady_on_rate_grid(self, constants):
         grids = [Grid(g.name, a.low, a.high, a.step, a.log) for g, a in zip(self.steady.grids, self.rate.axes)]
-        return _padded2d(np.asarray(evaluate_on_grids(self.steady.code, grids, constants, self.steady.functions)))
+        return padded(np.asarray(evaluate_on_grids(self.steady.code, grids, constants, self.steady.functions)))
 
 
 #: Step tables by (rate table, steady state): built once and kept.

@@ -84,16 +84,22 @@ def _info_2d(table):
     v = np.asarray(table.values)
     interpolated = 0.25 * (v[:-1, :-1] + v[1:, :-1] + v[:-1, 1:] + v[1:, 1:])
     exact = exact[:interpolated.shape[0], :interpolated.shape[1]]
-    error = np.abs(interpolated - exact)
-    significant = np.abs(exact) > 1e-12 * np.max(np.abs(exact))
-    relative = error[significant] / np.abs(exact[significant])
     return TableInfo(
         name=table.name, expression=table.code, variable=", ".join(g.name for g in grids),
         low=tuple(t.low for t in table.axes), high=tuple(t.high for t in table.axes),
         step=tuple(t.step for t in table.axes), points=int(np.prod(table.shape)),
-        memory_bytes=table.memory_bytes, max_abs_error=Quantity(error.max(), dim=table.dim),
-        max_rel_error=float(relative.max()) if relative.size else 0.0, log=tuple(t.log for t in table.axes),
+        memory_bytes=table.memory_bytes, log=tuple(t.log for t in table.axes),
+        **_errors(exact, interpolated, table.dim),
     )
+
+
+def _errors(exact, interpolated, dim):
+    """The largest absolute error (with the unit ``dim``) and relative error, the latter where ``exact`` is not ~0."""
+    error = np.abs(interpolated - exact)
+    significant = np.abs(exact) > 1e-12 * np.max(np.abs(exact))
+    relative = error[significant] / np.abs(exact[significant])
+    return dict(max_abs_error=Quantity(error.max(), dim=dim),
+                max_rel_error=float(relative.max()) if relative.size else 0.0)
 
 
 def _info(table):
@@ -103,9 +109,6 @@ def _info(table):
     grid = Grid(table.grid_spec.name, table.low, table.high, table.step, table.log)
     exact, interpolated = interpolation_error(table.code, grid, table.constants, table.functions,
                                               values=table.values)
-    error = np.abs(interpolated - exact)
-    significant = np.abs(exact) > 1e-12 * np.max(np.abs(exact))
-    relative = error[significant] / np.abs(exact[significant])
     return TableInfo(
         name=table.name,
         expression=table.code,
@@ -115,9 +118,8 @@ def _info(table):
         step=table.step,
         points=table.size,
         memory_bytes=table.memory_bytes,
-        max_abs_error=Quantity(error.max(), dim=table.dim),
-        max_rel_error=float(relative.max()) if relative.size else 0.0,
         log=table.log,
+        **_errors(exact, interpolated, table.dim),
     )
 
 

@@ -24,6 +24,32 @@ def _slopes(values):
     return np.diff(values, append=values[-1])
 
 
+def padded(values):
+    """The values with the last point of each axis repeated once (see the code generators of the tables)."""
+    return np.pad(values, [(0, 1)] * np.ndim(values), mode="edge")
+
+
+def checked_values(name, values, ndim):
+    """``values`` as floats, refused unless ``ndim``-dimensional with two points or more per axis, all finite."""
+    values_ = np.asarray(values, dtype=np.float64)
+    if values_.ndim != ndim or min(values_.shape, default=0) < 2:
+        raise ValueError(f"Table '{name}' needs a {ndim}-dimensional array of at least two values along each axis; "
+                         f"got shape {values_.shape}.")
+    if not np.all(np.isfinite(values_)):
+        raise ValueError(f"The values of table '{name}' are not all finite.")
+    return values_
+
+
+def replace_values(table, values):
+    """A table's ``set_values``: the new values checked against the old grid and unit, written in place."""
+    fail_for_dimension_mismatch(values, table.values, f"New values for table '{table.name}'")
+    expected = np.shape(table.values)
+    values_ = checked_values(table.name, values, len(expected))
+    if values_.shape != expected:
+        raise ValueError(f"Table '{table.name}' needs values of shape {expected}, got shape {values_.shape}.")
+    table.values_[:] = padded(values_)
+
+
 def _pairs(values):
     """(value, slope) at every grid point and the repeated end point, flattened."""
     return np.column_stack([values, _slopes(values)]).ravel()

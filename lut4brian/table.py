@@ -8,7 +8,7 @@ from brian2.core.functions import Function
 from brian2.core.names import Nameable
 from brian2.units.fundamentalunits import Quantity, fail_for_dimension_mismatch, get_dimensions, get_unit
 
-from .sampled import _OnGrid, _Sampled, _slopes
+from .sampled import _OnGrid, _Sampled, _slopes, checked_values, padded, replace_values
 
 __all__ = ["Table", "GridIndex", "TableAt"]
 
@@ -75,8 +75,9 @@ _CYTHON_INTERPOLATE = """
 
 # Each generator gets the function and the name of the namespace array that
 # holds its samples (see `_OnGrid._add_implementations`).
-def _cpp_code(table, pairs):
-    return _fill("static inline double %NAME%(const double x)\n{" + _CPP_INDEX
+def _cpp_code(table, pairs, index=_CPP_INDEX, qualifiers=""):
+    # index and qualifiers: see lut4brian.cuda
+    return _fill(qualifiers + "static inline double %NAME%(const double x)\n{" + index
                  + "    const int i = (int)f;\n    const double w = f - i;" + _CPP_INTERPOLATE + "}\n",
                  table, **{"%ON_NAN%": "x", "%PAIRS%": pairs})
 
@@ -88,9 +89,9 @@ def _cython_code(table, pairs):
                  table, **{"%ON_NAN%": "x", "%PAIRS%": pairs})
 
 
-def _cpp_index_code(index, pairs=None):
+def _cpp_index_code(index, pairs=None, template=_CPP_INDEX, qualifiers=""):
     # A NaN argument gives index 0, a safe address; the NaN stays in the argument.
-    return _fill("static inline double %NAME%(const double x)\n{" + _CPP_INDEX + "    return f;\n}\n",
+    return _fill(qualifiers + "static inline double %NAME%(const double x)\n{" + template + "    return f;\n}\n",
                  index, **{"%ON_NAN%": "0.0"})
 
 
@@ -232,9 +233,10 @@ class Table(_OnGrid):
 
     def __init__(self, values, low, step, name=None, log=False):
         Nameable.__init__(self, "lut*" if name is None else name)
-        self._set_grid(low, step, self._checked(values).size, log)
+        values_ = checked_values(self.name, values, 1)
+        self._set_grid(low, step, values_.size, log)
         self.dim = get_dimensions(values)
-        self.values_ = _padded(self._checked(values))
+        self.values_ = padded(values_)
         self._at = None
         Function.__init__(
             self,
@@ -248,14 +250,6 @@ class Table(_OnGrid):
             lambda owner: _numpy_function(self, self.values_for(owner), self.extremes_),
             self.values_for,
         )
-
-    def _checked(self, values):
-        values_ = np.asarray(values, dtype=np.float64)
-        if values_.ndim != 1 or len(values_) < 2:
-            raise ValueError("A table needs a one-dimensional array of at least two values.")
-        if not np.all(np.isfinite(values_)):
-            raise ValueError(f"The values of table '{self.name}' are not all finite.")
-        return values_
 
     @property
     def values(self):
@@ -271,11 +265,7 @@ class Table(_OnGrid):
 
     def set_values(self, values):
         """Replace the tabulated values in place (same grid, same unit)."""
-        fail_for_dimension_mismatch(values, self.values, f"New values for table '{self.name}'")
-        values_ = self._checked(values)
-        if values_.shape != (self.size,):
-            raise ValueError(f"Table '{self.name}' needs {self.size} values, got shape {values_.shape}.")
-        self.values_[:] = _padded(values_)
+        replace_values(self, values)
 
     @property
     def at(self):
@@ -299,10 +289,6 @@ class Table(_OnGrid):
         """The memory that the samples of one group take in compiled code."""
         return 2 * self.values_.nbytes
 
-
-def _padded(values):
-    # One repeated end point: see the code generators.
-    return np.append(values, values[-1])
 
 
 class GridIndex(_OnGrid):

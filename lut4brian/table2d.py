@@ -9,7 +9,7 @@ from brian2.core.names import Nameable
 from brian2.units.fundamentalunits import Quantity, fail_for_dimension_mismatch, get_dimensions, get_unit
 from brian2.utils.caching import CacheKey
 
-from .sampled import _Sampled
+from .sampled import _Sampled, checked_values, padded, replace_values
 from .table import GridIndex, _numpy_clamped_index
 
 __all__ = ["Table2D"]
@@ -129,14 +129,14 @@ class Table2D(_Sampled, Nameable, CacheKey):
 
     def __init__(self, values, low, step, name=None, log=(False, False)):
         Nameable.__init__(self, "lut2d*" if name is None else name)
-        values_ = self._checked(values)
+        values_ = checked_values(self.name, values, 2)
         self.shape = values_.shape
         self.dim = get_dimensions(values)
         self.axes = tuple(GridIndex(low[k], step[k], self.shape[k], name=f"{self.name}_index_{'xy'[k]}",
                                     log=log[k]) for k in (0, 1))
         for axis in self.axes:
             axis.tables.add(self.name)
-        self.values_ = _padded2d(values_)
+        self.values_ = padded(values_)
         Function.__init__(self, pyfunc=self._call_with_units, arg_names=["x", "y"],
                           arg_units=[get_unit(axis.arg_dim) for axis in self.axes], return_unit=get_unit(self.dim))
         self._add_implementations(Table2D.implementations,
@@ -153,14 +153,6 @@ class Table2D(_Sampled, Nameable, CacheKey):
         """Equal for tables on the same grid."""
         return tuple(axis.grid_key for axis in self.axes)
 
-    def _checked(self, values):
-        values_ = np.asarray(values, dtype=np.float64)
-        if values_.ndim != 2 or min(values_.shape) < 2:
-            raise ValueError("A two-dimensional table needs a 2-D array of at least 2 x 2 values.")
-        if not np.all(np.isfinite(values_)):
-            raise ValueError(f"The values of table '{self.name}' are not all finite.")
-        return values_
-
     def _packed(self, samples):
         return np.ascontiguousarray(samples).ravel()
 
@@ -175,11 +167,7 @@ class Table2D(_Sampled, Nameable, CacheKey):
 
     def set_values(self, values):
         """Replace the tabulated values in place (same grid, same unit)."""
-        fail_for_dimension_mismatch(values, self.values, f"New values for table '{self.name}'")
-        values_ = self._checked(values)
-        if values_.shape != self.shape:
-            raise ValueError(f"Table '{self.name}' needs {self.shape} values, got shape {values_.shape}.")
-        self.values_[:] = _padded2d(values_)
+        replace_values(self, values)
 
     def _call_with_units(self, x, y):
         for axis, argument, which in zip(self.axes, (x, y), ("first", "second")):
@@ -195,7 +183,3 @@ class Table2D(_Sampled, Nameable, CacheKey):
     def memory_bytes(self):
         """The memory that the samples of one group take in compiled code."""
         return self.values_.nbytes
-
-
-def _padded2d(values):
-    return np.pad(values, ((0, 1), (0, 1)), mode="edge")

@@ -6,7 +6,7 @@ from brian2 import DimensionMismatchError, Hz, NeuronGroup, StateMonitor, ms, mV
 from brian2.utils.logger import catch_logs
 from conftest import TARGETS, build, use_target
 
-from lut4brian import Table
+from lut4brian import Table, Table2D
 from lut4brian._brian_internals import register_function
 
 
@@ -29,6 +29,21 @@ def test_values_and_units():
     assert np.isnan(float(table(np.nan * mV)))
     with pytest.raises(DimensionMismatchError):
         table(3 * ms)
+
+
+def test_set_values_in_place():
+    table = Table([1.0, 2.0, 3.0] * Hz, low=0 * mV, step=1 * mV)
+    table.set_values([3.0, 2.0, 1.0] * Hz)
+    assert float(table(1.5 * mV)) == pytest.approx(1.5) and float(table(5 * mV)) == 1.0  # clamped to the new end
+    surface = Table2D(np.zeros((2, 3)), low=(0 * mV, 0 * mV), step=(1 * mV, 1 * mV))
+    surface.set_values(np.arange(6.0).reshape(2, 3))
+    assert float(surface(1 * mV, 5 * mV)) == 5.0  # the repeated last row and column follow
+    with pytest.raises(ValueError, match=r"needs values of shape \(2, 3\), got shape \(3, 2\)"):
+        surface.set_values(np.zeros((3, 2)))
+    with pytest.raises(DimensionMismatchError):
+        table.set_values([1.0, 2.0, 3.0] * mV)
+    with pytest.raises(ValueError, match="not all finite"):
+        table.set_values([1.0, np.nan, 3.0] * Hz)
 
 
 def test_bad_tables():
