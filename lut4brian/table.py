@@ -75,9 +75,9 @@ _CYTHON_INTERPOLATE = """
 
 # Each generator gets the function and the name of the namespace array that
 # holds its samples (see `_OnGrid._add_implementations`).
-def _cpp_code(table, pairs, index=_CPP_INDEX, qualifiers=""):
-    # index and qualifiers: see lut4brian.cuda
-    return _fill(qualifiers + "static inline double %NAME%(const double x)\n{" + index
+def _cpp_code(table, pairs, template=_CPP_INDEX, qualifiers=""):
+    # template and qualifiers: see lut4brian.cuda
+    return _fill(qualifiers + "static inline double %NAME%(const double x)\n{" + template
                  + "    const int i = (int)f;\n    const double w = f - i;" + _CPP_INTERPOLATE + "}\n",
                  table, **{"%ON_NAN%": "x", "%PAIRS%": pairs})
 
