@@ -349,7 +349,7 @@ def work_precision(args):
     first = next(iter(lines.values()))
     ax.set_title(f"Work precision, COBAHH neuron: {first['neurons']} uncoupled neurons, 0.2-1.5 nA, "
                  f"{first['duration_ms']:g} ms (red x: spike counts differ)", fontsize=9)
-    ax.text(0.99, 0.01, f"{first['machine']['cpu']}, {first['machine']['cores']} cores (shared), "
+    ax.text(0.99, 0.01, f"{first['machine']['cpu']}, {first['machine']['cores']} cores, "
             f"{first['date'][:10]}\n(benchmarks/results/work_precision.jsonl)", transform=ax.transAxes,
             ha="right", va="bottom", fontsize=7, color="0.35")
     ax.legend(frameon=False, fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
