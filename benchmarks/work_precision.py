@@ -24,7 +24,10 @@ the two recorded samples around the crossing, for every simulator alike.
 Configurations, one thread each:
 
 - Brian2 on cpp_standalone, the exact equations and lut4brian's tables
-  (``--grids-mv``), each with every integrator of ``--methods`` that
+  (``--grids-mv``), the latter also without their out-of-range record
+  (``unchecked``: ``prefs.lut4brian.range_check = False``, compiled with
+  `VECTORISE` so that gcc vectorises the step; ``--no-unchecked`` leaves
+  them out), each with every integrator of ``--methods`` that
   accepts them (by default Brian2's ``exponential_euler``, ``rk2``,
   ``heun``, ``rk4`` and every ``lut_*`` integrator lut4brian registers) at
   every ``--dt-ms``. One build per model and Brian2 integrator, its binary
@@ -165,25 +168,51 @@ def spike_error(reference_spikes_, run_spikes, duration_ms, dt_ms=None):
 
 # --- Brian2 -----------------------------------------------------------------
 
-def brian2_models(grids_mV):
-    """``{name: (equations, namespace)}``: the exact equations and the tables of each grid."""
-    from brian2 import mV
+#: gcc's option that lets it vectorise a COBAHH step: it checks at run time that Brian2's arrays do not
+#: overlap, and by default gives up beyond 10 such checks (a step reads and writes six arrays).
+VECTORISE = "--param=vect-max-version-for-alias-checks=200"
+
+
+def brian2_models(grids_mV, unchecked=True):
+    """
+    ``{name: (equations, namespace, preferences)}``: the exact equations, the
+    tables of each grid and, with ``unchecked``, the same tables without the
+    out-of-range record (``prefs.lut4brian.range_check = False``) compiled
+    with `VECTORISE`.
+    """
+    from brian2 import mV, prefs
 
     from lut4brian import models, tabulate
 
     equations, namespace = models.cobahh()
-    result = {"exact": (equations, namespace)}
+    result = {"exact": (equations, namespace, {})}
+    fast = {"lut4brian.range_check": False,
+            "codegen.cpp.extra_compile_args_gcc": prefs["codegen.cpp.extra_compile_args_gcc"] + [VECTORISE]}
     for step in grids_mV:
-        result[f"tables {step:g} mV"] = (tabulate(equations, v=(-100 * mV, 100 * mV, step * mV),
-                                                  namespace=namespace), namespace)
+        tables = tabulate(equations, v=(-100 * mV, 100 * mV, step * mV), namespace=namespace)
+        result[f"tables {step:g} mV"] = (tables, namespace, {})
+        if unchecked:
+            result[f"tables {step:g} mV, unchecked"] = (tables, namespace, fast)
     return result
 
 
-def brian2_build(equations, namespace, method, neurons, duration_ms, dt_ms, directory):
+def brian2_build(equations, namespace, preferences, method, neurons, duration_ms, dt_ms, directory):
     """
-    Generate and compile one cpp_standalone project; returns the paths of
-    the recorded t and v (relative to its results folder).
+    Generate and compile one cpp_standalone project with Brian2's
+    ``preferences`` (a dict) set meanwhile; returns the paths of the recorded
+    t and v (relative to its results folder).
     """
+    from brian2 import prefs
+
+    saved = {key: prefs[key] for key in preferences}
+    prefs.update(preferences)
+    try:
+        return _build(equations, namespace, method, neurons, duration_ms, dt_ms, directory)
+    finally:
+        prefs.update(saved)
+
+
+def _build(equations, namespace, method, neurons, duration_ms, dt_ms, directory):
     from brian2 import NeuronGroup, Network, StateMonitor, defaultclock, device, mV, ms, nA, set_device
 
     set_device("cpp_standalone", directory=directory, build_on_run=False)
@@ -236,14 +265,15 @@ def brian2_configs(args):
         print(f"# {missing} is not registered in this lut4brian: left out", file=sys.stderr)
     workdir = tempfile.mkdtemp(prefix="lut4brian_wp_")
     try:
-        for model, (equations, namespace) in brian2_models(args.grids_mv).items():
+        for model, (equations, namespace, preferences) in brian2_models(args.grids_mv, args.unchecked).items():
             for method in methods:
                 builds = [args.dt_ms] if method in DT_FREE else [[dt] for dt in args.dt_ms]
                 for dts in builds:
                     directory = os.path.join(workdir, f"{model}_{method}_{dts[0]:g}".replace(" ", "_"))
                     start = time.time()
                     try:
-                        files = brian2_build(equations, namespace, method, args.neurons, args.duration_ms, dts[0],
+                        files = brian2_build(equations, namespace, preferences, method, args.neurons,
+                                             args.duration_ms, dts[0],
                                              directory)
                     except Exception as error:  # an integrator that refuses these equations
                         print(f"# Brian2 {method} on the {model} equations: left out ({type(error).__name__}: "
@@ -313,6 +343,8 @@ def main():
                         help=f"Brian2 integrators (default: {', '.join(BRIAN2_METHODS)} and every lut_* method "
                              "that lut4brian registers, such as lut_exponential_euler)")
     parser.add_argument("--grids-mv", type=float, nargs="*", default=[0.1, 0.02], help="table grid steps (mV)")
+    parser.add_argument("--no-unchecked", dest="unchecked", action="store_false",
+                        help="leave out the tables without range record (prefs.lut4brian.range_check = False)")
     parser.add_argument("--no-peers", dest="peers", action="store_false", help="Brian2 only")
     parser.add_argument("--no-brian2", dest="brian2", action="store_false", help="the peers only")
     parser.add_argument("--quick", action="store_true",
@@ -323,7 +355,7 @@ def main():
     if args.quick:
         args.neurons, args.duration_ms, args.repeats = 5, 20.0, 1
         args.dt_ms, args.nest_resolutions_ms, args.grids_mv = [0.05], [0.05], [0.1]
-        args.methods = ["exponential_euler"]
+        args.methods, args.unchecked = ["exponential_euler"], False
     compared = wp_common.subset(args.neurons)
     ref_spikes, info = reference(args.neurons, args.duration_ms)
     record.emit(dict(simulator="scipy", config="reference", neurons=args.neurons, compared=len(compared),

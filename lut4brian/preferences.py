@@ -6,7 +6,7 @@ import numbers
 
 from brian2.core.preferences import BrianPreference, prefs
 
-__all__ = ["tables_enabled", "auto_tables", "excluded"]
+__all__ = ["tables_enabled", "auto_tables", "excluded", "range_checked"]
 
 
 def _is_auto_setting(value):
@@ -54,6 +54,20 @@ prefs.register_preferences(
         ``exponential_euler`` then use ``lut_exponential_euler``.
         """,
     ),
+    range_check=BrianPreference(
+        default=True,
+        docs="""
+        Whether compiled tables record how far their argument left the grid,
+        for the warning after each run. With ``False``, tables on
+        cpp_standalone have no branch and their samples are compiled into the
+        code, so that gcc can vectorise the loop that calls them (it also
+        needs ``'--param=vect-max-version-for-alias-checks=200'`` in
+        ``prefs.codegen.cpp.extra_compile_args_gcc`` to check at run time that
+        Brian2's arrays do not overlap); an argument outside the grid is then
+        clamped silently. Tables of two variables, and the numpy and cython
+        targets, always keep the record.
+        """,
+    ),
     exclude=BrianPreference(
         default=[],
         validator=_is_name_list,
@@ -74,6 +88,11 @@ def auto_tables():
     """``prefs.lut4brian.auto`` when it asks for tables (and tables are enabled), else ``None``."""
     setting = prefs["lut4brian.auto"]
     return setting if setting and tables_enabled() else None
+
+
+def range_checked():
+    """``prefs.lut4brian.range_check``."""
+    return prefs["lut4brian.range_check"]
 
 
 def excluded(name):

@@ -16,6 +16,7 @@ from brian2.utils.caching import CacheKey
 from brian2.utils.logger import get_logger
 
 from ._brian_internals import live_tables, report_range_in_standalone, standalone_samples
+from .preferences import range_checked
 
 logger = get_logger(__name__)
 
@@ -79,20 +80,26 @@ class _Sampled(Function):
             # session (one per expression and grid), and a device may replace a generator
             self.implementations.add_dynamic_implementation(
                 target,
-                code=lambda owner, target=target: self._code(generators[target], owner, samples),
+                code=lambda owner, target=target: self._code(target, generators[target], owner, samples),
                 namespace=lambda owner: self._namespace(owner, samples),
                 dependencies=dependencies,
                 name=self.name,
             )
 
-    def _code(self, generate, owner, samples):
+    def _code(self, target, generate, owner, samples):
         if samples is None:
             return generate(self, None)
         name = f"{self.name}_pairs"
-        if not isinstance(get_device(), RuntimeDevice):
-            pairs = self._packed(samples(owner))
-            name += "_" + hashlib.sha1(pairs.tobytes()).hexdigest()[:12]
-            standalone_samples(owner)[name] = pairs
+        if isinstance(get_device(), RuntimeDevice):
+            return generate(self, name)
+        pairs = self._packed(samples(owner))
+        name += "_" + hashlib.sha1(pairs.tobytes()).hexdigest()[:12]
+        if target == "cpp" and not range_checked():
+            # compiled into the code, so that gcc knows no store of the loop changes them; the last
+            # pair, (NaN, 0), is what a NaN argument reads (see lut4brian.table)
+            values = ", ".join(repr(value) for value in pairs.tolist()) + ", __builtin_nan(\"\"), 0.0"
+            return f"static const double _namespace{name}[{pairs.size + 2}] = {{{values}}};\n" + generate(self, name)
+        standalone_samples(owner)[name] = pairs
         return generate(self, name)
 
     def _namespace(self, owner, samples):
@@ -185,9 +192,9 @@ class _OnGrid(_Sampled, Nameable, CacheKey):
         """Equal for functions on the same grid."""
         return (repr(self.arg_dim), self.low_, self.step_, self.size, self.log)
 
-    def _code(self, generate, owner, samples):
+    def _code(self, target, generate, owner, samples):
         report_range_in_standalone(self)
-        return _Sampled._code(self, generate, owner, samples)
+        return _Sampled._code(self, target, generate, owner, samples)
 
     def _fixed_namespace(self):
         return {f"{self.name}_range": self.extremes_}

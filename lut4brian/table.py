@@ -8,6 +8,7 @@ from brian2.core.functions import Function
 from brian2.core.names import Nameable
 from brian2.units.fundamentalunits import Quantity, fail_for_dimension_mismatch, get_dimensions, get_unit
 
+from .preferences import range_checked
 from .sampled import _OnGrid, _Sampled, _slopes, checked_values, padded, replace_values
 
 __all__ = ["Table", "GridIndex", "TableAt"]
@@ -51,9 +52,20 @@ _CPP_INDEX = """
         f = %LAST%;
     }
 """
+# Without the record (prefs.lut4brian.range_check = False, cpp_standalone) the
+# index has no branch, only one-level selects (gcc did not if-convert nested
+# ones in a whole rk4 step), so that gcc can vectorise the loop that calls it.
+# A NaN argument gets the index past the repeated end point, where the samples
+# compiled into the code hold a (NaN, 0) pair (see `_Sampled._code`);
+# -ffast-math folds the usual ``+ (x - x)`` away.
+_CPP_INDEX_UNCHECKED = """
+    double f = %ARG% * %SCALE% - %OFFSET%;
+    const double above_low = f >= 0.0 ? f : 0.0;
+    const double clamped = above_low <= %LAST% ? above_low : %LAST%;
+    f = f == f ? clamped : %LAST% + 2.0;
+"""
 _CPP_INTERPOLATE = """
-    const double *pair = _namespace%PAIRS% + 2 * i;
-    return pair[0] + w * pair[1];
+    return _namespace%PAIRS%[2 * i] + w * _namespace%PAIRS%[2 * i + 1];
 """
 _CYTHON_INDEX = """
     cdef double f = %ARG% * %SCALE% - %OFFSET%
@@ -75,8 +87,13 @@ _CYTHON_INTERPOLATE = """
 
 # Each generator gets the function and the name of the namespace array that
 # holds its samples (see `_OnGrid._add_implementations`).
-def _cpp_code(table, pairs, template=_CPP_INDEX, qualifiers=""):
+def _cpp_index_template():
+    return _CPP_INDEX if range_checked() else _CPP_INDEX_UNCHECKED
+
+
+def _cpp_code(table, pairs, template=None, qualifiers=""):
     # template and qualifiers: see lut4brian.cuda
+    template = template or _cpp_index_template()
     return _fill(qualifiers + "static inline double %NAME%(const double x)\n{" + template
                  + "    const int i = (int)f;\n    const double w = f - i;" + _CPP_INTERPOLATE + "}\n",
                  table, **{"%ON_NAN%": "x", "%PAIRS%": pairs})
@@ -89,8 +106,9 @@ def _cython_code(table, pairs):
                  table, **{"%ON_NAN%": "x", "%PAIRS%": pairs})
 
 
-def _cpp_index_code(index, pairs=None, template=_CPP_INDEX, qualifiers=""):
+def _cpp_index_code(index, pairs=None, template=None, qualifiers=""):
     # A NaN argument gives index 0, a safe address; the NaN stays in the argument.
+    template = template or _cpp_index_template()
     return _fill(qualifiers + "static inline double %NAME%(const double x)\n{" + template + "    return f;\n}\n",
                  index, **{"%ON_NAN%": "0.0"})
 

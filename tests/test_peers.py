@@ -164,10 +164,10 @@ def test_lut_integrators_are_built_for_each_dt(reference, monkeypatch):
     binary served both.
     """
     assert "lut_exponential_euler" not in work_precision.DT_FREE
-    tables = {name: model for name, model in work_precision.brian2_models([0.1]).items() if name != "exact"}
-    monkeypatch.setattr(work_precision, "brian2_models", lambda grids: tables)
+    tables = {name: model for name, model in work_precision.brian2_models([0.1]).items() if name == "tables 0.1 mV"}
+    monkeypatch.setattr(work_precision, "brian2_models", lambda grids, unchecked: tables)
     args = type("Args", (), dict(methods=["lut_exponential_euler"], grids_mv=[0.1], dt_ms=[0.1, 0.05], neurons=3,
-                                 duration_ms=30.0, repeats=1))()
+                                 duration_ms=30.0, repeats=1, unchecked=False))()
     lines = list(work_precision.brian2_configs(args))
     assert [line["built_for_dt_ms"] for line, _ in lines] == [0.1, 0.05]
     coarse, fine = (work_precision.spike_error(reference, [spikes[str(k)] for k in range(3)], 30.0)
