@@ -322,10 +322,11 @@ def work_precision(args):
             key = (line["simulator"], line["config"].split(" (")[0], "")
         series.setdefault(key, []).append(line)
     colours = {"exponential_euler": "C0", "lut_exponential_euler": "C1", "rk2": "C2", "heun": "C4", "rk4": "C3",
-               "lut_rush_larsen2": "C5", "secondorder=0": "C7", "secondorder=2": "C8", "CVODE": "C9"}
-    styles = {"exact": ":", "tables 0.1 mV": "-", "tables 0.02 mV": "--"}
+               "lut_strang": "C5", "secondorder=0": "C7", "secondorder=2": "C8", "CVODE": "C9"}
+    styles = {"exact": ":", "tables 0.1 mV": "-", "tables 0.02 mV": "--",
+              "tables 0.1 mV, unchecked": "-.", "tables 0.02 mV, unchecked": (0, (6, 1, 1, 1, 1, 1))}
     markers = {"Brian2": "o", "NEURON": "s", "NEST": "^"}
-    fig, ax = plt.subplots(figsize=(9, 6.2))
+    fig, ax = plt.subplots(figsize=(10, 7.5))
     for (simulator, kind, model), points in sorted(series.items()):
         points = [p for p in points if p["max_spike_err_ms"] > 0 and np.isfinite(p["max_spike_err_ms"])]
         points.sort(key=lambda p: p["max_spike_err_ms"])
@@ -335,7 +336,7 @@ def work_precision(args):
         seconds = [p["run_s"] for p in points]
         colour = "k" if simulator == "NEST" else colours.get(kind, "0.5")
         label = f"{simulator} {kind}" + (f", {model}" if model else "")
-        ax.plot(error, seconds, styles.get(model, "-"), marker=markers[simulator], color=colour, ms=5, lw=1.1,
+        ax.plot(error, seconds, linestyle=styles.get(model, "-"), marker=markers[simulator], color=colour, ms=5, lw=1.1,
                 mfc="none" if model == "exact" else colour, label=label)
         wrong = [(e, s) for p, e, s in zip(points, error, seconds) if p["count_mismatch"]]
         if wrong:
@@ -352,7 +353,7 @@ def work_precision(args):
     ax.text(0.99, 0.01, f"{first['machine']['cpu']}, {first['machine']['cores']} cores, "
             f"{first['date'][:10]}\n(benchmarks/results/work_precision.jsonl)", transform=ax.transAxes,
             ha="right", va="bottom", fontsize=7, color="0.35")
-    ax.legend(frameon=False, fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    ax.legend(frameon=False, fontsize=6.5, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     save(fig, "work_precision.png")
 

@@ -95,8 +95,10 @@ class _Sampled(Function):
         pairs = self._packed(samples(owner))
         name += "_" + hashlib.sha1(pairs.tobytes()).hexdigest()[:12]
         if target == "cpp" and not range_checked():
-            # compiled into the code, so that gcc knows no store of the loop changes them; the last
-            # pair, (NaN, 0), is what a NaN argument reads (see lut4brian.table)
+            # Compiled into the code, so that gcc knows that no store of the loop changes them, under a
+            # name apart from the namespace array of a checked run of this group; the last pair,
+            # (NaN, 0), is what a NaN argument reads (see lut4brian.table).
+            name += "_compiled"
             values = ", ".join(repr(value) for value in pairs.tolist()) + ", __builtin_nan(\"\"), 0.0"
             return f"static const double _namespace{name}[{pairs.size + 2}] = {{{values}}};\n" + generate(self, name)
         standalone_samples(owner)[name] = pairs

@@ -62,7 +62,7 @@ _CPP_INDEX_UNCHECKED = """
     double f = %ARG% * %SCALE% - %OFFSET%;
     const double above_low = f >= 0.0 ? f : 0.0;
     const double clamped = above_low <= %LAST% ? above_low : %LAST%;
-    f = f == f ? clamped : %LAST% + 2.0;
+    f = x == x ? clamped : %LAST% + 2.0;
 """
 _CPP_INTERPOLATE = """
     return _namespace%PAIRS%[2 * i] + w * _namespace%PAIRS%[2 * i + 1];

@@ -7,7 +7,6 @@ import os
 
 import numpy as np
 from brian2 import Network, defaultclock, NeuronGroup, StateMonitor, mV, ms, nA, prefs
-from brian2.utils.logger import catch_logs
 from conftest import build, use_target
 
 from lut4brian import Table, models, tabulate
@@ -44,16 +43,35 @@ def test_unchecked_tables_give_the_same_numbers_and_compile_their_samples(tmp_pa
         assert "static const double _namespacelut_" in code and "_range[" not in code.split("void _run")[0]
 
 
-def test_unchecked_tables_clamp_silently_and_keep_nan(tmp_path):
+def bounded_group():
+    table = Table([1.0, 2.0, 4.0], low=0 * mV, step=1 * mV)
+    log_table = Table([1.0, 2.0, 4.0], low=1 * mV, step=10.0, log=True)
+    group = NeuronGroup(5, "x : volt\ny = table(x) : 1\nz = log_table(x) : 1",
+                        namespace={"table": table, "log_table": log_table})
+    group.x = [0.5, 1.5, 10, np.nan, -1] * mV
+    return group, StateMonitor(group, ["y", "z"], record=True)
+
+
+def test_unchecked_tables_clamp_and_keep_nan_as_checked_ones_do(tmp_path):
+    """After a checked run of the same group in the same build, and on a logarithmic grid too."""
+    use_target("cpp_standalone", tmp_path, build_on_run=False)
+    group, monitor = bounded_group()
+    net = Network(group, monitor)
+    net.run(0.1 * ms)  # checked
+    prefs.lut4brian.range_check = False
+    net.run(0.1 * ms)
+    build("cpp_standalone", tmp_path)
+    y, z = np.asarray(monitor.y), np.asarray(monitor.z)
+    for step in (0, 1):
+        assert np.allclose(y[[0, 1, 2, 4], step], [1.5, 3.0, 4.0, 1.0]) and np.isnan(y[3, step])
+        assert z[4, step] == 1.0 and np.isnan(z[3, step])  # log of a negative argument: the low end
+
+
+def test_unchecked_tables_report_nothing(tmp_path, capfd):
     use_target("cpp_standalone", tmp_path, build_on_run=False)
     prefs.lut4brian.range_check = False
-    table = Table([1.0, 2.0, 4.0], low=0 * mV, step=1 * mV)
-    group = NeuronGroup(4, "x : volt\ny = table(x) : 1", namespace={"table": table})
-    group.x = [0.5, 1.5, 10, np.nan] * mV
-    monitor = StateMonitor(group, "y", record=True)
+    group, monitor = bounded_group()
     Network(group, monitor).run(0.1 * ms)
-    with catch_logs() as logs:
-        build("cpp_standalone", tmp_path)
-    y = np.asarray(monitor.y)[:, 0]
-    assert np.allclose(y[:3], [1.5, 3.0, 4.0]) and np.isnan(y[3])
-    assert not [log for log in logs if "outside" in log[2]]  # no range record, no warning
+    build("cpp_standalone", tmp_path)
+    assert np.asarray(monitor.y)[2, 0] == 4.0  # clamped
+    assert "left its grid" not in capfd.readouterr().out
