@@ -77,12 +77,15 @@ def trajectory(model, duration, dt, method="euler", initial=None, drive=None, ev
     r = model.initial if initial is None else torch.as_tensor(initial, dtype=model.drive.dtype,
                                                              device=model.drive.device)
     r = r + torch.zeros_like(source(0.0))  # the batch shape of the drive
-    # float64 times k*dt, the same numbers as torchdiffeq's grid of fixed steps, so that outputs fall on steps
     times = torch.arange(0, steps + 1, every, dtype=torch.float64) * dt
+    # each piece in its own time from 0: float64 times k*dt, the same numbers as torchdiffeq's grid of
+    # fixed steps, so that every output falls on a step
+    piece = torch.arange(0, (OUTPUTS_PER_CALL + 1) * every, every, dtype=torch.float64) * dt
     states = [r[None]]
     for start in range(0, len(times) - 1, OUTPUTS_PER_CALL):
-        piece = times[start:start + OUTPUTS_PER_CALL + 1]
-        states.append(_odeint(derivative, states[-1][-1], piece, method, dt, rtol, atol)[1:])
+        offset, outputs = float(times[start]), min(OUTPUTS_PER_CALL, len(times) - 1 - start)
+        shifted = lambda t, r, offset=offset: derivative(t + offset, r)
+        states.append(_odeint(shifted, states[-1][-1], piece[:outputs + 1], method, dt, rtol, atol)[1:])
     return Trajectory(times.to(r.dtype), torch.cat(states))
 
 

@@ -166,6 +166,21 @@ def test_integrators():
     assert torch.allclose(adaptive.rates[-1], fine.rates[-1], rtol=1e-7)
 
 
+def test_a_trajectory_in_pieces_equals_one_in_one_piece(monkeypatch):
+    """torchdiffeq is called on pieces of OUTPUTS_PER_CALL outputs; where they join changes nothing."""
+    from frbrian import torch_trajectory
+
+    model = grid_model()
+    step = lambda t: model.drive * (1 + (t >= 0.0123))  # the drive doubles inside the fifth piece
+    with torch.no_grad():
+        whole = {m: model.trajectory(20 * ms, 0.1 * ms, m, drive=step, every=2) for m in ("euler", "rk4")}
+        monkeypatch.setattr(torch_trajectory, "OUTPUTS_PER_CALL", 7)
+        pieces = {m: model.trajectory(20 * ms, 0.1 * ms, m, drive=step, every=2) for m in ("euler", "rk4")}
+    for m in whole:
+        assert torch.equal(whole[m].times, pieces[m].times)
+        assert torch.allclose(whole[m].rates, pieces[m].rates, rtol=1e-13, atol=0), m
+
+
 def test_trajectory_gradient_and_time_dependent_drive():
     model = grid_model(points=5)
     step = lambda t: model.drive * (t >= 0.005)  # the input switched on at 5 ms
