@@ -64,8 +64,9 @@ prefs.register_preferences(
         needs ``'--param=vect-max-version-for-alias-checks=200'`` in
         ``prefs.codegen.cpp.extra_compile_args_gcc`` to check at run time that
         Brian2's arrays do not overlap); an argument outside the grid is then
-        clamped silently. Tables of two variables, and the numpy and cython
-        targets, always keep the record.
+        clamped silently, for tables of two variables too (whose own NaN
+        checks keep their loops scalar). The numpy and cython targets always
+        keep the record.
         """,
     ),
     exclude=BrianPreference(

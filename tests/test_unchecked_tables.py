@@ -9,7 +9,7 @@ import numpy as np
 from brian2 import Network, defaultclock, NeuronGroup, StateMonitor, mV, ms, nA, prefs
 from conftest import build, use_target
 
-from lut4brian import Table, models, tabulate
+from lut4brian import Table, Table2D, models, tabulate
 
 
 def cobahh_network(name, method):
@@ -46,10 +46,11 @@ def test_unchecked_tables_give_the_same_numbers_and_compile_their_samples(tmp_pa
 def bounded_group():
     table = Table([1.0, 2.0, 4.0], low=0 * mV, step=1 * mV)
     log_table = Table([1.0, 2.0, 4.0], low=1 * mV, step=10.0, log=True)
-    group = NeuronGroup(5, "x : volt\ny = table(x) : 1\nz = log_table(x) : 1",
-                        namespace={"table": table, "log_table": log_table})
+    surface = Table2D([[1.0, 2.0], [3.0, 5.0]], low=(0 * mV, 0 * mV), step=(1 * mV, 1 * mV))
+    group = NeuronGroup(5, "x : volt\ny = table(x) : 1\nz = log_table(x) : 1\ns = surface(x, 0.5*mV) : 1",
+                        namespace={"table": table, "log_table": log_table, "surface": surface})
     group.x = [0.5, 1.5, 10, np.nan, -1] * mV
-    return group, StateMonitor(group, ["y", "z"], record=True)
+    return group, StateMonitor(group, ["y", "z", "s"], record=True)
 
 
 def test_unchecked_tables_clamp_and_keep_nan_as_checked_ones_do(tmp_path):
@@ -61,10 +62,11 @@ def test_unchecked_tables_clamp_and_keep_nan_as_checked_ones_do(tmp_path):
     prefs.lut4brian.range_check = False
     net.run(0.1 * ms)
     build("cpp_standalone", tmp_path)
-    y, z = np.asarray(monitor.y), np.asarray(monitor.z)
+    y, z, s = np.asarray(monitor.y), np.asarray(monitor.z), np.asarray(monitor.s)
     for step in (0, 1):
         assert np.allclose(y[[0, 1, 2, 4], step], [1.5, 3.0, 4.0, 1.0]) and np.isnan(y[3, step])
         assert z[4, step] == 1.0 and np.isnan(z[3, step])  # log of a negative argument: the low end
+        assert np.allclose(s[[0, 1, 2, 4], step], [2.75, 4.0, 4.0, 1.5]) and np.isnan(s[3, step])  # 2-D too
 
 
 def test_unchecked_tables_report_nothing(tmp_path, capfd):
