@@ -7,7 +7,8 @@ equations that depend only on one variable, or on two, into `Table` and
 ``prefs.lut4brian.auto`` does it for every group of an unchanged script, and
 ``python -m lut4brian --compare SCRIPT`` compares such a script with and
 without tables. ``method='lut_exponential_euler'`` integrates the gating
-variables without exp(), ``method='lut_strang'`` at second order; `report`
+variables without exp(), ``method='lut_strang'`` and ``'lut_staggered'`` at
+second order; `report`
 shows each table's grid, memory and error; ``prefs.lut4brian.enabled = False``
 switches back to exact equations. The names of lut4brian 0.1.0
 (``lut4brian.Xmin/Xmax/dX/tbl``, `lutinit`, `lutinterpol`) remain for the
@@ -22,11 +23,12 @@ from .grid import log_grid
 from .integrate import lut_exponential_euler
 from .report import TableInfo, TableReport, report
 from .rewrite import tabulate, tabulated
-from .strang import lut_strang
+from .strang import lut_staggered, lut_strang
 from .table import Table
 from .table2d import Table2D
 
 __all__ = [
-    "Table", "tabulate", "tabulated", "lut_exponential_euler", "lut_strang", "report", "TableInfo", "TableReport",
+    "Table", "tabulate", "tabulated", "lut_exponential_euler", "lut_strang", "lut_staggered", "report", "TableInfo",
+    "TableReport",
     "lut4brian", "lutinit", "lutinterpol", "AutoTablesError", "Table2D", "log_grid",
 ]
