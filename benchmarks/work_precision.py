@@ -85,24 +85,31 @@ CROSSCHECK = dict(method="DOP853", rtol=1e-10, atol=1e-12)
 
 # --- the reference ----------------------------------------------------------
 
+def gate_rates(v_mV):
+    """COBAHH's ``((alpha_m, beta_m), (alpha_h, beta_h), (alpha_n, beta_n))`` in 1/ms at ``v_mV`` (arrays allowed)."""
+    u = v_mV - wp_common.COBAHH["V_T"]
+    return ((0.32 * 4 / exprel((13 - u) / 4), 0.28 * 5 / exprel((u - 40) / 5)),
+            (0.128 * np.exp((17 - u) / 18), 4 / (1 + np.exp((40 - u) / 5))),
+            (0.032 * 5 / exprel((15 - u) / 5), 0.5 * np.exp((10 - u) / 40)))
+
+
+def membrane_coefficients(m, h, n, current_nA):
+    """``(M, C)`` of COBAHH's ``dv/dt = M*v + C`` (1/ms, mV/ms) at gates ``m, h, n`` (ge = gi = 0)."""
+    p = wp_common.COBAHH
+    g_na, g_k = p["g_Na"] / 1000 * m**3 * h, p["g_K"] / 1000 * n**4
+    g_total = p["g_L"] / 1000 + g_na + g_k
+    driven = p["g_L"] / 1000 * p["E_L"] + g_na * p["E_Na"] + g_k * p["E_K"] + current_nA
+    c_nF = p["C_m"] / 1000
+    return -g_total / c_nF, driven / c_nF
+
+
 def cobahh_rhs(current_nA):
     """COBAHH's right-hand side in mV, ms, nA, nF and uS (ge = gi = 0), for scipy."""
-    p = wp_common.COBAHH
-    c_nF, g_na, g_k, g_l = p["C_m"] / 1000, p["g_Na"] / 1000, p["g_K"] / 1000, p["g_L"] / 1000
 
     def rhs(t, y):
         v, m, h, n = y
-        u = v - p["V_T"]
-        alpha_m = 0.32 * 4 / exprel((13 - u) / 4)
-        beta_m = 0.28 * 5 / exprel((u - 40) / 5)
-        alpha_h = 0.128 * np.exp((17 - u) / 18)
-        beta_h = 4 / (1 + np.exp((40 - u) / 5))
-        alpha_n = 0.032 * 5 / exprel((15 - u) / 5)
-        beta_n = 0.5 * np.exp((10 - u) / 40)
-        current = (g_l * (p["E_L"] - v) - g_na * m**3 * h * (v - p["E_Na"]) - g_k * n**4 * (v - p["E_K"])
-                   + current_nA)
-        return [current / c_nF, alpha_m * (1 - m) - beta_m * m, alpha_h * (1 - h) - beta_h * h,
-                alpha_n * (1 - n) - beta_n * n]
+        M, C = membrane_coefficients(m, h, n, current_nA)
+        return [M * v + C] + [a * (1 - x) - b * x for x, (a, b) in zip((m, h, n), gate_rates(v))]
 
     return rhs
 

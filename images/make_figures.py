@@ -322,7 +322,7 @@ def work_precision(args):
             key = (line["simulator"], line["config"].split(" (")[0], "")
         series.setdefault(key, []).append(line)
     colours = {"exponential_euler": "C0", "lut_exponential_euler": "C1", "rk2": "C2", "heun": "C4", "rk4": "C3",
-               "lut_strang": "C5", "secondorder=0": "C7", "secondorder=2": "C8", "CVODE": "C9"}
+               "lut_strang": "C5", "lut_staggered": "C6", "secondorder=0": "C7", "secondorder=2": "C8", "CVODE": "C9"}
     styles = {"exact": ":", "tables 0.1 mV": "-", "tables 0.02 mV": "--",
               "tables 0.1 mV, unchecked": "-.", "tables 0.02 mV, unchecked": (0, (6, 1, 1, 1, 1, 1))}
     markers = {"Brian2": "o", "NEURON": "s", "NEST": "^"}

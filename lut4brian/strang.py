@@ -80,12 +80,11 @@ class LutStrang(StateUpdateMethod):
     symmetric, so the method has global order 2 (Strang 1968), from any
     initial state, with every variable a value at the step's time; the
     gates stay in [0, 1], and the exact gate steps keep it stable at any
-    ``dt``. Of the exp-free designs tried (second-order Rush-Larsen midpoint,
-    NEURON's staggered steps, this splitting in gate-membrane-gate order),
-    this one came closest to order 2 at dt 0.05 ms. Its splitting error is
-    still larger than the explicit midpoint rule's: for accurate spike
-    times, Brian2's ``rk2`` or ``rk4`` on the same tables reach a given
-    error sooner (``benchmarks/integrator_candidates.py``).
+    ``dt``. Of the exp-free designs compared in
+    ``benchmarks/exp_free_designs.py``, ``lut_staggered`` (this splitting
+    in the other order, its gate half steps merged) is cheaper and more
+    accurate, with the gates half a step behind; for spike times to 0.1 ms
+    or better, Brian2's ``rk4`` on the same tables is faster than either.
 
     Cost per step for a tabulated HH model: one grid index (``v_half``), two
     lookups and one multiply-add per gate, two evaluations of the membrane

@@ -87,6 +87,22 @@ def test_fit_response(tmp_path):
     assert line["versions"]["torch"]
 
 
+def test_exp_free_designs(tmp_path):
+    """The designs' errors against the scipy reference: numpy's rk4 as on cpp_standalone, lut_strang second order."""
+    last = run_benchmark(tmp_path, "exp_free_designs.py", "--designs", "lut_strang", "rk4", "--dt-ms", "0.05", "0.025",
+                         "--levels-ms", "0.5")
+    lines = [json.loads(text) for text in (tmp_path / "results.jsonl").read_text().splitlines()]
+    error = {(line["design"], line["dt_ms"]): line["max_spike_err_ms"] for line in lines if line["kind"] == "error"}
+    assert 0.02 < error["rk4", 0.05] < 0.04  # work_precision.jsonl: 0.029 ms on cpp_standalone, 0.1 mV tables
+    assert error["lut_strang", 0.05] / error["lut_strang", 0.025] >= 3.5
+    floors = [line for line in lines if line["kind"] == "floor"]
+    assert [line["design"] for line in floors] == ["lut_strang"]  # rk4 is no exp-free design
+    # 0.5 ms reached at dt 0.025, not at 0.05: more than 200/0.05 steps of at least a measured lut_strang step
+    assert floors[0]["dt_ms"] == 0.025 and floors[0]["failed_dt_ms"] == 0.05
+    assert floors[0]["floor_s"] == pytest.approx(4000 * 500 * floors[0]["lut_strang_step_ns"] * 1e-9)
+    assert last["kind"] == "error" and last["design"] == "rk4"
+
+
 PEERS = os.path.join(ROOT, "benchmarks", "peers")
 
 
