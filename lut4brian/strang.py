@@ -161,9 +161,9 @@ class LutStaggered(StateUpdateMethod):
     ``dt``: for COBAHH started from m = h = n = 0 it moves the first spike
     by 0.002 ms at ``dt`` = 0.025 ms, a tenth of the method's own error
     there (``tests/test_integrator_order.py``), and would overtake it only
-    at steps of about 0.002 ms. Where it matters, set the gates half a step
-    on. Where every variable must be a value at the step's time, use
-    ``lut_strang``.
+    at steps of about 0.002 ms. Where it matters, set the gates to their
+    values half a step before the start (at rest they are the same). Where
+    every variable must be a value at the step's time, use ``lut_strang``.
 
     It integrates and refuses the same equations as ``lut_strang``, and
     with ``prefs.lut4brian.enabled = False`` (or for gates without tables)
