@@ -473,6 +473,7 @@ def part_exp_free_designs():
         return "(no results yet: run ``benchmarks/exp_free_designs.py``)"
     designs = list(dict.fromkeys(design for _, design, _ in lines))
     shown_dts, levels = (0.05, 0.025, 0.0125), (0.1, 0.01)
+    measured = work_precision_lines()
     rows = []
     for design in designs:
         errors = [use(lines[key])["max_spike_err_ms"] if key in lines else None
@@ -480,7 +481,7 @@ def part_exp_free_designs():
         order = math.log2(errors[0] / errors[1]) if None not in errors[:2] and math.isfinite(errors[0]) else None
         cells = [f"``{design}``"] + [g(e, 2) for e in errors] + [g(order, 2)]
         for level in levels:
-            cells.append(_design_cell(lines.get(("floor", design, level)), design, level))
+            cells.append(_design_cell(lines.get(("floor", design, level)), design, level, measured))
         rows.append(cells)
     header = (["design"] + [f"error (ms), dt {dt:g} ms" for dt in shown_dts] + ["order"]
               + [f"time to {level:g} ms, against ``rk4``" for level in levels])
@@ -494,10 +495,10 @@ def part_exp_free_designs():
         f"\"measured\": lut4brian's integrators in the work-precision benchmark above.")
 
 
-def _design_cell(floor, design, level):
+def _design_cell(floor, design, level, work_precision):
     if floor is None:
         return ""
-    measured, rk4 = measured_fastest(design, level), measured_fastest("rk4", level)
+    measured, rk4 = measured_fastest(design, level, work_precision), measured_fastest("rk4", level, work_precision)
     if measured and rk4:
         use(measured), use(rk4)
         return (f"measured: {g(measured['run_s'], 2)} s at dt {measured['dt_ms']:g} ms, "

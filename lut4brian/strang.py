@@ -55,7 +55,37 @@ def _stage(targets, prefix, functions):
     return lines + [f"{name} = {sympy_to_str(value)}" for name, value in zip(names, reduced)]
 
 
-class LutStrang(StateUpdateMethod):
+class _Splitting(StateUpdateMethod):
+    """
+    What lut4brian's splitting integrators share: the equations they accept,
+    the split into gates and rest, and the final assignments; a subclass
+    writes one step (``_step``) into ``_<variable>`` temporaries.
+    """
+
+    name = None
+
+    def can_integrate(self, equations, variables, method_options=None):
+        try:
+            linear_coefficients(equations, variables)
+        except UnsupportedEquationsException:
+            return False
+        return True
+
+    def __call__(self, equations, variables=None, method_options=None):
+        extract_method_options(method_options, {})
+        coefficients = linear_coefficients(equations, variables, self.name)
+        tabulated = {}
+        if tables_enabled() and variables is not None:
+            tabulated = _gates(equations, float(variables["dt"].owner.dt_), variables)
+        gates, rest = split(coefficients, prefer=tabulated)
+        code = self._step(coefficients, gates, rest, tabulated, with_step_tables(variables or {}))
+        return "\n".join(code + [f"{x} = _{x}" for x in gates + rest])
+
+    def _step(self, coefficients, gates, rest, tabulated, functions):
+        raise NotImplementedError
+
+
+class LutStrang(_Splitting):
     r"""
     Strang splitting with exact gate steps from tables (``method='lut_strang'``): second order, no exp() per gate.
 
@@ -116,22 +146,18 @@ class LutStrang(StateUpdateMethod):
     ['_ge', '_gi']
     """
 
-    def can_integrate(self, equations, variables, method_options=None):
-        return _can_split(equations, variables)
+    name = "lut_strang"
 
-    def __call__(self, equations, variables=None, method_options=None):
-        extract_method_options(method_options, {})
-        coefficients, gates, rest, tabulated, functions = _split_system(equations, variables, "lut_strang")
+    def _step(self, coefficients, gates, rest, tabulated, functions):
         halfway = {_symbol(y): _symbol(f"_lut_half_{y}") for y in rest}
         code = _rest_step(coefficients, rest, {_T: _T + 0.25 * _DT}, "_lut_half_", "_lut_a", functions)
         code += _gate_step(coefficients, gates, tabulated, {**halfway, _T: _T + _HALF}, functions)
         new_gates = {_symbol(x): _symbol(f"_{x}") for x in gates}
-        code += _rest_step(coefficients, rest, {**new_gates, **halfway, _T: _T + 0.75 * _DT}, "_", "_lut_d",
-                           functions, start=halfway)
-        return "\n".join(code + [f"{x} = _{x}" for x in gates + rest])
+        return code + _rest_step(coefficients, rest, {**new_gates, **halfway, _T: _T + 0.75 * _DT}, "_", "_lut_d",
+                                 functions, start=halfway)
 
 
-class LutStaggered(StateUpdateMethod):
+class LutStaggered(_Splitting):
     r"""
     NEURON's staggered steps with exact gate steps from tables
     (``method='lut_staggered'``): second order, no exp() per gate, the
@@ -182,34 +208,13 @@ class LutStaggered(StateUpdateMethod):
     1
     """
 
-    def can_integrate(self, equations, variables, method_options=None):
-        return _can_split(equations, variables)
+    name = "lut_staggered"
 
-    def __call__(self, equations, variables=None, method_options=None):
-        extract_method_options(method_options, {})
-        coefficients, gates, rest, tabulated, functions = _split_system(equations, variables, "lut_staggered")
+    def _step(self, coefficients, gates, rest, tabulated, functions):
         code = _gate_step(coefficients, gates, tabulated, {}, functions)
         new_gates = {_symbol(x): _symbol(f"_{x}") for x in gates}
-        code += _rest_step(coefficients, rest, {**new_gates, _T: _T + _HALF}, "_", "_lut_d", functions, step=_DT)
-        return "\n".join(code + [f"{x} = _{x}" for x in gates + rest])
-
-
-def _can_split(equations, variables):
-    try:
-        linear_coefficients(equations, variables)
-    except UnsupportedEquationsException:
-        return False
-    return True
-
-
-def _split_system(equations, variables, method):
-    """``(coefficients, gates, rest, tabulated gate updates, functions)`` of ``equations`` for ``method``."""
-    coefficients = linear_coefficients(equations, variables, method)
-    tabulated = {}
-    if tables_enabled() and variables is not None:
-        tabulated = _gates(equations, float(variables["dt"].owner.dt_), variables)
-    gates, rest = split(coefficients, prefer=tabulated)
-    return coefficients, gates, rest, tabulated, with_step_tables(variables or {})
+        return code + _rest_step(coefficients, rest, {**new_gates, _T: _T + _HALF}, "_", "_lut_d", functions,
+                                 step=_DT)
 
 
 def _gate_step(coefficients, gates, tabulated, frozen, functions):
